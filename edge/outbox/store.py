@@ -1,0 +1,116 @@
+"""The device's durable outbox: every event stays on disk until the hub says it is stored.
+
+SQLite in WAL mode with synchronous=FULL, so a committed event survives a power cut. The sequence
+number and the previous-event hash are assigned inside the same transaction that stores the event, so
+the chain can never fork on the device, not even across a crash.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hadir.contract import GENESIS_HASH, AttendanceEvent
+
+
+class OutboxFull(RuntimeError):
+    """The disk is nearly full: the agent must raise the alarm instead of silently dropping events."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    seq: int
+    key: str
+    payload: bytes
+    attempts: int
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL,
+    created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_sent REAL);
+CREATE TABLE IF NOT EXISTS chain (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL,
+    last_hash TEXT NOT NULL);
+"""
+
+
+class Outbox:
+    def __init__(self, path: Path, *, min_free_mb: float = 50.0, alarm_free_mb: float = 200.0):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.min_free_mb, self.alarm_free_mb = min_free_mb, alarm_free_mb
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO chain VALUES (1, 0, ?)", (GENESIS_HASH,))
+
+    def free_mb(self) -> float:
+        return shutil.disk_usage(self.path.parent).free / 1e6
+
+    def disk_alarm(self) -> str | None:
+        free = self.free_mb()
+        if free < self.alarm_free_mb:
+            return (f"outbox disk nearly full: {free:.0f} MB free at {self.path.parent}; "
+                    f"{self.depth()} events waiting for the hub. Restore the network or free space.")
+        return None
+
+    def append(self, build: Callable[[int, str], AttendanceEvent]) -> AttendanceEvent:
+        """Store a new event; `build(seq, prev_hash)` makes the signed event for the next sequence."""
+        if self.free_mb() < self.min_free_mb:
+            raise OutboxFull(f"only {self.free_mb():.0f} MB free at {self.path.parent}; event not recorded")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                last_seq, last_hash = self._db.execute("SELECT last_seq, last_hash FROM chain").fetchone()
+                event = build(last_seq + 1, last_hash)
+                if event.seq != last_seq + 1 or event.prev_hash != last_hash:
+                    raise ValueError("event built with the wrong sequence or previous hash")
+                self._db.execute("INSERT INTO events (seq, key, payload, created_at) VALUES (?, ?, ?, ?)",
+                                 (event.seq, event.key, event.to_bytes(), event.captured_at.isoformat()))
+                self._db.execute("UPDATE chain SET last_seq = ?, last_hash = ?",
+                                 (event.seq, event.event_hash()))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return event
+
+    def pending(self, limit: int = 500, resend_after_s: float | None = None, now: float = 0.0
+                ) -> list[Pending]:
+        """Events not yet acknowledged, oldest first (optionally only those not sent recently)."""
+        sql = "SELECT seq, key, payload, attempts FROM events"
+        args: tuple = ()
+        if resend_after_s is not None:
+            sql += " WHERE last_sent IS NULL OR last_sent <= ?"
+            args = (now - resend_after_s,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
+        return [Pending(*r) for r in rows]
+
+    def mark_sent(self, seqs: Iterable[int], at: float) -> None:
+        with self._lock:
+            self._db.executemany("UPDATE events SET attempts = attempts + 1, last_sent = ? WHERE seq = ?",
+                                 [(at, s) for s in seqs])
+
+    def acknowledge(self, keys: Iterable[str]) -> int:
+        with self._lock:
+            cur = self._db.executemany("DELETE FROM events WHERE key = ?", [(k,) for k in keys])
+            return cur.rowcount
+
+    def depth(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT last_seq FROM chain").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

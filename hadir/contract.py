@@ -1,0 +1,278 @@
+"""The edge <-> hub contract, version 1: topics, payload schemas, validation and canonical encoding.
+
+Both sides import this one module, so a device and the hub cannot disagree on what a valid message is.
+docs/contract.md describes the same thing for people; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CONTRACT_VERSION = 1
+TOPIC_ROOT = "absensi/v1"
+# A walk-past event is ~1 KB; 16 KiB leaves room for growth and still refuses junk early.
+MAX_PAYLOAD_BYTES = 16 * 1024
+GENESIS_HASH = "0" * 64
+
+DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
+_DEVICE_ID_RE = re.compile(DEVICE_ID_PATTERN)
+
+
+class Channel(str, Enum):
+    """Topic leaves. `up/*` is written by the device only, `down/*` by the hub only (see the broker ACL)."""
+
+    EVENT = "up/event"
+    STATE = "up/state"
+    TELEMETRY = "up/telemetry"
+    ACK = "down/ack"
+    GALLERY = "down/gallery"
+
+
+def topic(device_id: str, channel: Channel) -> str:
+    """The MQTT topic of `channel` for one device, e.g. ``absensi/v1/pi-ambon-01/up/event``."""
+    if not _DEVICE_ID_RE.match(device_id):
+        raise ValueError(f"device_id {device_id!r} does not match {DEVICE_ID_PATTERN}")
+    return f"{TOPIC_ROOT}/{device_id}/{channel.value}"
+
+
+def uplink_filter() -> str:
+    """Subscription filter for everything devices send (used by the hub)."""
+    return f"{TOPIC_ROOT}/+/up/#"
+
+
+def parse_topic(name: str) -> tuple[str, Channel]:
+    """Split a topic into (device id, channel); ValueError names what is wrong."""
+    prefix = TOPIC_ROOT + "/"
+    if not name.startswith(prefix):
+        raise ValueError(f"topic {name!r} is not under {TOPIC_ROOT}/")
+    device_id, _, leaf = name[len(prefix) :].partition("/")
+    if not _DEVICE_ID_RE.match(device_id):
+        raise ValueError(f"topic {name!r}: device id {device_id!r} does not match {DEVICE_ID_PATTERN}")
+    try:
+        return device_id, Channel(leaf)
+    except ValueError:
+        raise ValueError(f"topic {name!r}: unknown channel {leaf!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------- schemas
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone (UTC, e.g. 2026-11-24T07:21:00Z)")
+    return value.astimezone(timezone.utc)
+
+
+class EventKind(str, Enum):
+    WALK_PAST = "walk_past"  # mounted terminal, person passes without stopping
+    FIELD_CHECKIN = "field_checkin"  # hand-held device at an assigned place
+    UNKNOWN_FACE = "unknown_face"  # a face tracked long enough, matched nobody
+
+
+class ClockSource(str, Enum):
+    NTP = "ntp"
+    GPS = "gps"
+    RTC = "rtc"
+    REPLAY = "replay"  # time from a recorded video's timeline (demo, tests): trusted only if the hub says so
+    NONE = "none"  # clock not known to be set: the hub must not trust captured_at
+
+
+class GpsFix(_Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    mode: Literal[1, 2, 3]  # gpsd: 1 no fix, 2 = 2D, 3 = 3D
+    hdop: float | None = Field(default=None, ge=0, le=100)
+    eph_m: float | None = Field(default=None, ge=0)
+    sats_used: int = Field(ge=0, le=64)
+    gps_time: datetime | None = None
+    fixed_site: bool = False  # true: coordinates configured for a mounted terminal, not measured
+
+    _tz = field_validator("gps_time")(lambda v: None if v is None else _utc(v))
+
+
+class Liveness(_Strict):
+    method: str = Field(min_length=1, max_length=40)
+    passed: bool
+    score: float = Field(ge=0, le=1)
+
+
+class AttendanceEvent(_Strict):
+    schema_version: Literal[1] = 1
+    key: str = Field(description="idempotency key: '<device_id>:<seq>'")
+    device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+    seq: int = Field(ge=1, description="per-device, strictly increasing, never reused")
+    kind: EventKind
+    employee_id: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+    score: float = Field(ge=-1, le=1, description="cosine similarity to the best identity")
+    margin: float = Field(ge=0, le=2, description="best minus second-best identity similarity")
+    frames: int = Field(ge=1, le=10_000)
+    quality: float = Field(ge=0, le=1)
+    liveness: Liveness
+    captured_at: datetime
+    clock_source: ClockSource
+    gps: GpsFix | None = None
+    model_id: str = Field(min_length=1, max_length=64)
+    gallery_version: int = Field(ge=0)
+    prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sig: str = Field(default="", max_length=200, description="base64 Ed25519 over canonical_body()")
+
+    _tz = field_validator("captured_at")(_utc)
+
+    @field_validator("key")
+    @classmethod
+    def _key_shape(cls, v: str) -> str:
+        dev, sep, seq = v.rpartition(":")
+        if not sep or not _DEVICE_ID_RE.match(dev) or not seq.isdigit():
+            raise ValueError("must be '<device_id>:<seq>'")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AttendanceEvent:
+        if self.key != f"{self.device_id}:{self.seq}":
+            raise ValueError(f"key {self.key!r} does not equal '<device_id>:<seq>' ({self.device_id}:{self.seq})")
+        if (self.kind is EventKind.UNKNOWN_FACE) != (self.employee_id is None):
+            raise ValueError("employee_id must be null exactly when kind is unknown_face")
+        return self
+
+    def body(self) -> dict[str, Any]:
+        """Everything except the signature, as JSON-ready values."""
+        return self.model_dump(mode="json", exclude={"sig"})
+
+    def canonical_body(self) -> bytes:
+        return canonical(self.body())
+
+    def event_hash(self) -> str:
+        """The hash the next event of this device carries as prev_hash."""
+        return hashlib.sha256(self.canonical_body()).hexdigest()
+
+    def to_bytes(self) -> bytes:
+        return canonical(self.model_dump(mode="json"))
+
+
+class Ack(_Strict):
+    """Hub -> device: these keys are durably stored; the device may delete them from its outbox."""
+
+    schema_version: Literal[1] = 1
+    device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+    keys: list[str] = Field(max_length=5000)
+    rejected: dict[str, str] = Field(default_factory=dict, description="key -> reason; never resend these")
+    stored_at: datetime
+
+    _tz = field_validator("stored_at")(_utc)
+
+
+class DeviceState(_Strict):
+    """Retained on up/state. 'offline' is the last will (crash or lost link); 'stopped' a clean stop."""
+
+    schema_version: Literal[1] = 1
+    device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+    state: Literal["online", "stopped", "offline"]
+    at: datetime | None = None
+    software: str = ""
+    model_id: str = ""
+    gallery_version: int = 0
+    last_seq: int = 0
+
+
+class Telemetry(_Strict):
+    schema_version: Literal[1] = 1
+    device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+    at: datetime
+    inference_ms: float = Field(ge=0)
+    fps: float = Field(ge=0)
+    outbox_depth: int = Field(ge=0)
+    outbox_free_mb: float | None = None
+    temperature_c: float | None = None
+    gps_state: Literal["absent", "no_fix", "2d", "3d", "fixed_site"] = "absent"
+
+    _tz = field_validator("at")(_utc)
+
+
+_MODELS: dict[Channel, type[_Strict]] = {
+    Channel.EVENT: AttendanceEvent,
+    Channel.STATE: DeviceState,
+    Channel.TELEMETRY: Telemetry,
+    Channel.ACK: Ack,
+}
+
+
+# ------------------------------------------------------------------------------------------- validation
+
+
+class ContractError(ValueError):
+    """A message that breaks the contract. `reason` is a short code the hub counts by."""
+
+    def __init__(self, reason: str, detail: str, field: str | None = None):
+        self.reason, self.detail, self.field = reason, detail, field
+        where = f" ({field})" if field else ""
+        super().__init__(f"{reason}{where}: {detail}")
+
+
+def canonical(obj: Any) -> bytes:
+    """Canonical JSON: sorted keys, no spaces, ASCII. What signatures and hashes are computed over."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+
+
+def parse(topic_name: str, payload: bytes, expect: Literal["up", "down"] | None = None
+          ) -> tuple[str, Channel, _Strict]:
+    """Validate one MQTT message against the contract; return (device id, channel, model).
+
+    `expect` refuses messages of the other direction (the hub reads only up/*, a device only down/*).
+
+    Raises ContractError with reason one of: oversize, bad_topic, malformed_json, not_an_object,
+    schema_version, invalid, device_mismatch.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError("oversize", f"{len(payload)} bytes > limit {MAX_PAYLOAD_BYTES}")
+    try:
+        device_id, channel = parse_topic(topic_name)
+    except ValueError as exc:
+        raise ContractError("bad_topic", str(exc)) from None
+    if expect and not channel.value.startswith(expect + "/"):
+        raise ContractError("bad_topic", f"{channel.value} is not an {expect}link channel")
+    if channel not in _MODELS:
+        raise ContractError("bad_topic", f"channel {channel.value} carries no contract payload")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContractError("malformed_json", str(exc)) from None
+    if not isinstance(data, dict):
+        raise ContractError("not_an_object", f"payload is a JSON {type(data).__name__}, expected an object")
+    version = data.get("schema_version", 1)
+    if version != CONTRACT_VERSION:
+        raise ContractError("schema_version", f"{version!r} is not supported (this side speaks 1)",
+                            "schema_version")
+    try:
+        model = _MODELS[channel].model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        raise ContractError("invalid", f"{err['msg']} (and {exc.error_count() - 1} more)"
+                            if exc.error_count() > 1 else err["msg"], field) from None
+    if getattr(model, "device_id", device_id) != device_id:
+        raise ContractError("device_mismatch",
+                            f"payload says device {model.device_id!r}, topic says {device_id!r}", "device_id")
+    return device_id, channel, model
+
+
+def parse_event(topic_name: str, payload: bytes) -> AttendanceEvent:
+    device_id, channel, model = parse(topic_name, payload, "up")
+    if channel is not Channel.EVENT:
+        raise ContractError("bad_topic", f"expected an event topic, got {channel.value}")
+    assert isinstance(model, AttendanceEvent)
+    return model
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,90 @@
+"""MQTT connection settings and client construction shared by the edge agent and the hub.
+
+Production devices speak MQTT 5 to Mosquitto (reason codes, session expiry); the embedded amqtt broker
+only speaks 3.1.1, so the protocol is a setting and the code works on both.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from pathlib import Path
+from typing import Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from pydantic import BaseModel
+
+
+class MqttSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 1883
+    protocol: Literal[5, 311] = 5
+    keepalive_s: int = 30
+    session_expiry_s: int = 7 * 24 * 3600  # MQTT 5: keep the session across a long outage
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None  # set these three for mTLS (CN of the cert = device id)
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **extra: object) -> MqttSettings:
+        """`mqtt://host:port` (protocol 5) or `mqtt311://host:port`."""
+        scheme, _, rest = url.partition("://")
+        if not rest or scheme not in ("mqtt", "mqtt5", "mqtt311"):
+            raise ValueError(f"broker URL {url!r} must look like mqtt://host:port or mqtt311://host:port")
+        host, _, port = rest.rstrip("/").rpartition(":")
+        return cls(host=host or rest, port=int(port) if port.isdigit() else 1883,
+                   protocol=311 if scheme == "mqtt311" else 5, **extra)
+
+
+def make_client(settings: MqttSettings, client_id: str, *, clean: bool = False) -> mqtt.Client:
+    protocol = mqtt.MQTTv5 if settings.protocol == 5 else mqtt.MQTTv311
+    kwargs = {} if protocol == mqtt.MQTTv5 else {"clean_session": clean}
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kwargs)
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.ca_file:
+        client.tls_set(ca_certs=str(settings.ca_file),
+                       certfile=str(settings.cert_file) if settings.cert_file else None,
+                       keyfile=str(settings.key_file) if settings.key_file else None,
+                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    client.max_inflight_messages_set(100)
+    client.max_queued_messages_set(0)
+    return client
+
+
+def connect(client: mqtt.Client, settings: MqttSettings, *, clean: bool = False, timeout: float = 10.0) -> None:
+    """Connect and wait for CONNACK; a TLS or auth failure raises ConnectionError instead of hanging."""
+    done = threading.Event()
+    result: dict[str, object] = {}
+
+    def on_connect(c, userdata, flags, reason_code, properties):  # noqa: ANN001
+        result["rc"] = reason_code
+        done.set()
+
+    previous = client.on_connect
+    client.on_connect = on_connect
+    props = None
+    if settings.protocol == 5:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = settings.session_expiry_s
+        client.connect_async(settings.host, settings.port, settings.keepalive_s, clean_start=clean,
+                             properties=props)
+    else:
+        client.connect_async(settings.host, settings.port, settings.keepalive_s)
+    client.loop_start()
+    ok = done.wait(timeout)
+    client.on_connect = previous
+    if not ok:
+        client.loop_stop()
+        raise ConnectionError(f"no CONNACK from {settings.host}:{settings.port} within {timeout:.0f} s: "
+                              "broker down, wrong port, or TLS certificate refused")
+    rc = result["rc"]
+    if getattr(rc, "is_failure", False):
+        client.loop_stop()
+        raise ConnectionError(f"broker {settings.host}:{settings.port} refused the connection: {rc}")
+    if previous:
+        previous(client, None, None, rc, None)

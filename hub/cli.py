@@ -1,0 +1,61 @@
+"""`hadir-hub`: run the hub (broker, ingest, store) and inspect what it stored."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Hadir hub: ingest events from devices, store them, serve attendance and TPP.",
+                  no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HUB_* variables override it.")) -> None:
+    """Start the broker (embedded unless configured otherwise) and the ingest workers until Ctrl-C."""
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.service import Hub
+
+    try:
+        settings = load_settings(HubSettings, config)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]Bad hub configuration:[/red] {exc}")
+        raise typer.Exit(2) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with Hub(settings) as hub:
+            console.print(f"Hub running: broker {hub.mqtt.host}:{hub.mqtt.port}, store {settings.store}, "
+                          f"data in {settings.data_dir}. Ctrl-C to stop.")
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait()
+    except (ConnectionError, OSError, RuntimeError) as exc:
+        console.print(f"[red]Hub failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def register_device(
+    device_id: str, public_key: str = typer.Argument(..., help="Device's Ed25519 public key, base64."),
+    data_dir: Path = typer.Option(Path("/var/lib/hadir-hub"), help="The hub's data folder."),
+    opd: str = typer.Option(None), site: str = typer.Option(None),
+) -> None:
+    """Register (or re-register) a device's signing key so the hub accepts its events."""
+    from hub.registry import DeviceRegistry
+
+    try:
+        DeviceRegistry(data_dir / "devices.sqlite").register(device_id, public_key, opd=opd, site=site)
+    except ValueError as exc:
+        console.print(f"[red]Not registered:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"Device {device_id} registered.")
+
+
+if __name__ == "__main__":
+    app()

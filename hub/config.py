@@ -1,0 +1,35 @@
+"""Hub settings: one place per setting; file (TOML) plus HADIR_HUB_* environment overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hadir.mqtt import MqttSettings
+
+
+class Influx(BaseModel):
+    url: str = "http://127.0.0.1:8086"
+    database: str = "hadir"
+    username: str = "hadir"
+    password: str = "hadir"
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HADIR_HUB_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Path("/var/lib/hadir-hub")
+    embedded_broker: bool = True  # false: connect to `mqtt` (Mosquitto in production)
+    mqtt: MqttSettings = MqttSettings(protocol=311)
+    store: Literal["sqlite", "influx"] = "sqlite"
+    influx: Influx = Influx()
+    workers: int = 1
+    shared_group: str = "hadir"
+    clock_tolerance_s: float = 300.0
+    trust_replay_clock: bool = False
+    policy: str = "default"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080

@@ -1,0 +1,29 @@
+"""Prometheus counters for everything ingest counts (one registry per hub instance)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class IngestMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.received = Counter("hadir_ingest_received", "MQTT messages received", ["channel"], registry=r)
+        self.stored = Counter("hadir_ingest_stored", "events stored for the first time", registry=r)
+        self.duplicates = Counter("hadir_ingest_duplicates", "events already stored (re-acknowledged)",
+                                  registry=r)
+        self.rejected = Counter("hadir_ingest_rejected", "messages refused, by reason", ["reason"], registry=r)
+        self.flagged = Counter("hadir_ingest_flagged", "stored events carrying a flag", ["flag"], registry=r)
+        self.acks = Counter("hadir_ingest_acks", "acknowledgement messages sent", registry=r)
+        self.lag = Histogram("hadir_ingest_lag_seconds", "hub receive time minus device capture time",
+                             buckets=(0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 86400), registry=r)
+        self.online = Gauge("hadir_devices_online", "devices whose last state is online", registry=r)
+
+    def rejected_counts(self) -> dict[str, int]:
+        out = {}
+        for metric in self.rejected.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    out[sample.labels["reason"]] = int(sample.value)
+        return out

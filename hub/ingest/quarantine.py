@@ -1,0 +1,28 @@
+"""Every refused message is kept here, raw, with its reason: nothing that arrives is silently lost."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+
+
+class Quarantine:
+    def __init__(self, path: Path | str):
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS quarantine (id INTEGER PRIMARY KEY, received_at TEXT, "
+                         "topic TEXT, reason TEXT, detail TEXT, payload BLOB)")
+
+    def add(self, topic: str, payload: bytes, reason: str, detail: str, at: datetime) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO quarantine (received_at, topic, reason, detail, payload) "
+                             "VALUES (?, ?, ?, ?, ?)", (at.isoformat(), topic, reason, detail, payload[:65536]))
+
+    def entries(self) -> list[tuple[str, str, str, bytes]]:
+        with self._lock:
+            return self._db.execute("SELECT topic, reason, detail, payload FROM quarantine ORDER BY id").fetchall()

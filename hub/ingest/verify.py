@@ -1,0 +1,65 @@
+"""Checks on a contract-valid event before it is stored: who signed it, its clock, its place in the chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource
+from hadir.signing import verify_event
+from hub.registry import DeviceRegistry
+from hub.store.base import EventStore
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str, detail: str, final: bool = True):
+        # final: resending cannot fix it, so the device may drop the event (it stays quarantined here)
+        self.reason, self.detail, self.final = reason, detail, final
+        super().__init__(f"{reason}: {detail}")
+
+
+@dataclass(frozen=True)
+class VerifyPolicy:
+    clock_tolerance_s: float = 300.0  # capture vs receive time beyond this, for a live event: flag
+    trust_replay_clock: bool = False  # accept 'replay' clock (recorded video, demo) as attendance time
+
+
+def check_signature(event: AttendanceEvent, registry: DeviceRegistry) -> None:
+    key = registry.public_key(event.device_id)
+    if key is None:
+        # Not final: the device may simply not be registered yet; it keeps the event and resends.
+        raise Rejected("unknown_device", f"device {event.device_id!r} is not registered or is revoked",
+                       final=False)
+    if not verify_event(event, key):
+        raise Rejected("bad_signature", f"signature of {event.key} does not verify with the registered key")
+
+
+def flags_for(event: AttendanceEvent, received_at: datetime, store: EventStore, policy: VerifyPolicy) -> list[str]:
+    """Flags are facts the day resolution weighs; the raw event is kept either way."""
+    flags = []
+    if event.clock_source is ClockSource.NONE:
+        flags.append("clock_unset")
+    elif event.clock_source is ClockSource.REPLAY:
+        if not policy.trust_replay_clock:
+            flags.append("clock_replay")
+    else:
+        # A backlog arrives late, so only a capture time in the future beyond tolerance is suspicious
+        # on its own; a late arrival is normal after an outage.
+        ahead = (event.captured_at - received_at).total_seconds()
+        if ahead > policy.clock_tolerance_s:
+            flags.append("clock_ahead")
+    if event.gps is not None:
+        if event.gps.gps_time is not None and event.clock_source is not ClockSource.REPLAY:
+            skew = abs((event.captured_at - event.gps.gps_time).total_seconds())
+            if skew > policy.clock_tolerance_s:
+                flags.append("clock_disagrees_gps")
+        if event.gps.mode >= 2 and event.gps.sats_used == 0 and not event.gps.fixed_site:
+            flags.append("gps_no_satellites")
+    if event.seq == 1:
+        if event.prev_hash != GENESIS_HASH:
+            flags.append("chain_break")
+    else:
+        previous = store.get(f"{event.device_id}:{event.seq - 1}")
+        if previous is not None and previous.hash != event.prev_hash:
+            flags.append("chain_break")
+    return flags

@@ -1,0 +1,95 @@
+"""Registered devices: public keys (for signature checks), fixed sites, revocation and last known state."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from hadir.contract import DeviceState, Telemetry
+from hadir.signing import public_key_from_b64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, opd TEXT, site TEXT,
+    registered_at TEXT NOT NULL, revoked_at TEXT,
+    state TEXT, state_at TEXT, last_seen TEXT, outbox_depth INTEGER, gallery_version INTEGER,
+    gps_state TEXT, inference_ms REAL);
+"""
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    public_key: str
+    opd: str | None
+    site: str | None
+    revoked: bool
+    state: str | None
+    last_seen: str | None
+    outbox_depth: int | None
+    gallery_version: int | None
+    gps_state: str | None
+
+
+class DeviceRegistry:
+    def __init__(self, path: Path | str):
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._keys: dict[str, Ed25519PublicKey | None] = {}
+
+    def register(self, device_id: str, public_key_b64: str, *, opd: str | None = None,
+                 site: str | None = None, at: datetime | None = None) -> None:
+        public_key_from_b64(public_key_b64)  # refuse a malformed key now, not at the first event
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO devices (device_id, public_key, opd, site, registered_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(device_id) DO UPDATE SET public_key = excluded.public_key, opd = excluded.opd, "
+                "site = excluded.site, revoked_at = NULL",
+                (device_id, public_key_b64, opd, site, (at or datetime.now()).isoformat()))
+            self._keys.pop(device_id, None)
+
+    def revoke(self, device_id: str, at: datetime) -> None:
+        with self._lock:
+            self._db.execute("UPDATE devices SET revoked_at = ? WHERE device_id = ?", (at.isoformat(), device_id))
+            self._keys.pop(device_id, None)
+
+    def public_key(self, device_id: str) -> Ed25519PublicKey | None:
+        """The key to verify this device's events with; None if unknown or revoked."""
+        if device_id not in self._keys:
+            with self._lock:
+                row = self._db.execute("SELECT public_key, revoked_at FROM devices WHERE device_id = ?",
+                                       (device_id,)).fetchone()
+            self._keys[device_id] = public_key_from_b64(row[0]) if row and row[1] is None else None
+        return self._keys[device_id]
+
+    def record_state(self, state: DeviceState, at: datetime) -> None:
+        with self._lock:
+            self._db.execute("UPDATE devices SET state = ?, state_at = ?, last_seen = ?, gallery_version = ? "
+                             "WHERE device_id = ?", (state.state, at.isoformat(), at.isoformat(),
+                                                     state.gallery_version, state.device_id))
+
+    def record_telemetry(self, t: Telemetry, at: datetime) -> None:
+        with self._lock:
+            self._db.execute("UPDATE devices SET last_seen = ?, outbox_depth = ?, gps_state = ?, "
+                             "inference_ms = ? WHERE device_id = ?",
+                             (at.isoformat(), t.outbox_depth, t.gps_state, t.inference_ms, t.device_id))
+
+    def seen(self, device_id: str, at: datetime) -> None:
+        with self._lock:
+            self._db.execute("UPDATE devices SET last_seen = ? WHERE device_id = ?", (at.isoformat(), device_id))
+
+    def all(self) -> list[Device]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT device_id, public_key, opd, site, revoked_at IS NOT NULL, state, last_seen, outbox_depth, "
+                "gallery_version, gps_state FROM devices ORDER BY device_id").fetchall()
+        return [Device(*r) for r in rows]

@@ -1,0 +1,75 @@
+"""Assemble a running hub from settings: broker (embedded or external), store, ingest workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hadir.mqtt import MqttSettings
+from hub.broker import EmbeddedBroker
+from hub.config import HubSettings
+from hub.ingest.metrics import IngestMetrics
+from hub.ingest.quarantine import Quarantine
+from hub.ingest.verify import VerifyPolicy
+from hub.ingest.worker import Ingest, IngestWorker
+from hub.registry import DeviceRegistry
+from hub.store.base import EventStore, StoredEvent
+
+
+def open_store(settings: HubSettings) -> EventStore:
+    if settings.store == "influx":
+        from hub.store.influx_store import InfluxEventStore
+
+        i = settings.influx
+        return InfluxEventStore(i.url, i.database, i.username, i.password)
+    from hub.store.sqlite_store import SqliteEventStore
+
+    return SqliteEventStore(settings.data_dir / "events.sqlite")
+
+
+@dataclass
+class Hub:
+    settings: HubSettings
+    on_stored: Callable[[StoredEvent], None] | None = None
+    broker: EmbeddedBroker | None = None
+    workers: list[IngestWorker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        d = self.settings.data_dir
+        d.mkdir(parents=True, exist_ok=True)
+        self.store = open_store(self.settings)
+        self.registry = DeviceRegistry(d / "devices.sqlite")
+        self.quarantine = Quarantine(d / "quarantine.sqlite")
+        self.metrics = IngestMetrics()
+        policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
+        self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self.on_stored)
+
+    @property
+    def mqtt(self) -> MqttSettings:
+        if self.broker is not None:
+            return MqttSettings(host=self.broker.host, port=self.broker.port, protocol=311)
+        return self.settings.mqtt
+
+    def start(self) -> Hub:
+        if self.settings.embedded_broker:
+            self.broker = EmbeddedBroker(self.settings.mqtt.host, self.settings.mqtt.port).start()
+        for n in range(max(1, self.settings.workers)):
+            worker = IngestWorker(self.ingest, self.mqtt, name=f"hub-ingest-{n + 1}",
+                                  shared_group=self.settings.shared_group)
+            self.workers.append(worker.start())
+        return self
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers.clear()
+        if self.broker:
+            self.broker.stop()
+            self.broker = None
+        self.store.close()
+
+    def __enter__(self) -> Hub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,59 @@
+"""What the hub keeps of each event, and the interface every event store implements."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+from hadir.contract import AttendanceEvent
+
+
+class PutResult(str, Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # same key, same content: already stored, acknowledge again
+    FORK = "fork"  # same key, different content: never stored, flagged
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event: AttendanceEvent
+    received_at: datetime
+    flags: tuple[str, ...] = field(default=())  # e.g. clock_disagrees, chain_break, gps_no_satellites
+
+    @property
+    def key(self) -> str:
+        return self.event.key
+
+    @property
+    def hash(self) -> str:
+        return self.event.event_hash()
+
+    def to_json(self) -> str:
+        return json.dumps({"event": self.event.model_dump(mode="json"), "received_at": self.received_at.isoformat(),
+                           "flags": list(self.flags)})
+
+    @classmethod
+    def from_json(cls, text: str) -> StoredEvent:
+        data = json.loads(text)
+        return cls(AttendanceEvent.model_validate(data["event"]), datetime.fromisoformat(data["received_at"]),
+                   tuple(data["flags"]))
+
+
+class EventStore(Protocol):
+    """Raw events, kept unchanged. Writes are idempotent by key; nothing assumes per-device order."""
+
+    def put(self, items: list[StoredEvent]) -> list[PutResult]: ...
+
+    def get(self, key: str) -> StoredEvent | None: ...
+
+    def between(self, start: datetime, end: datetime) -> list[StoredEvent]: ...
+
+    def device_events(self, device_id: str, start: datetime | None = None,
+                      end: datetime | None = None) -> list[StoredEvent]: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,156 @@
+"""Raw events in InfluxDB through its v1 HTTP API (/write line protocol, /query InfluxQL).
+
+The v1 API is served by InfluxDB 1.x, by 2.x (v1 compatibility endpoints) and by 3.x, so this thin
+client covers all three. Tags are low-cardinality only (device, kind); everything else is a field.
+A point's timestamp is derived from the event itself (capture time in ms plus the sequence number in
+the sub-millisecond digits), so writing the same event twice overwrites it instead of duplicating it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import httpx
+
+from hub.store.base import PutResult, StoredEvent
+
+MEASUREMENT = "attendance_event"
+
+
+class InfluxError(RuntimeError):
+    pass
+
+
+def point_time_ns(item: StoredEvent) -> int:
+    ms = int(item.event.captured_at.timestamp() * 1000)
+    return ms * 1_000_000 + item.event.seq % 1_000_000
+
+
+def _str_field(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def line(item: StoredEvent) -> str:
+    ev = item.event
+    fields = {
+        "key": _str_field(ev.key), "seq": f"{ev.seq}i", "score": repr(float(ev.score)),
+        "employee_id": _str_field(ev.employee_id or ""), "hash": _str_field(item.hash),
+        "liveness_passed": "true" if ev.liveness.passed else "false",
+        "received_at": _str_field(item.received_at.isoformat()), "flags": _str_field(",".join(item.flags)),
+        "doc": _str_field(json.dumps(ev.model_dump(mode="json"), separators=(",", ":"))),
+    }
+    if ev.gps:
+        fields["lat"], fields["lon"] = repr(ev.gps.lat), repr(ev.gps.lon)
+    body = ",".join(f"{k}={v}" for k, v in fields.items())
+    return f"{MEASUREMENT},device_id={ev.device_id},kind={ev.kind.value} {body} {point_time_ns(item)}"
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class InfluxEventStore:
+    def __init__(self, url: str, database: str = "hadir", username: str = "hadir", password: str = "hadir",
+                 timeout: float = 10.0):
+        self.url, self.database = url.rstrip("/"), database
+        self.auth = (username, password)
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._bootstrap(username, password)
+
+    def _bootstrap(self, username: str, password: str) -> None:
+        """Create the admin (InfluxDB 1.x accepts the first CREATE USER without credentials) and the DB."""
+        try:
+            self.http.get("/ping").raise_for_status()
+        except httpx.HTTPError as exc:
+            raise InfluxError(f"InfluxDB at {self.url} is not reachable: {exc}") from None
+        create = f"CREATE USER \"{username}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES"
+        first = self.http.post("/query", params={"q": create})
+        if first.status_code not in (200, 401, 403):
+            raise InfluxError(f"creating the admin user failed: {first.status_code} {first.text}")
+        self.query(f'CREATE DATABASE "{self.database}"')
+
+    def query(self, q: str) -> list[dict]:
+        resp = self.http.post("/query", params={"q": q, "db": self.database, "epoch": "ns"}, auth=self.auth)
+        if resp.status_code != 200:
+            raise InfluxError(f"InfluxQL failed ({resp.status_code}): {resp.text[:300]}")
+        results = resp.json().get("results", [])
+        for r in results:
+            if "error" in r:
+                raise InfluxError(f"InfluxQL error: {r['error']}")
+        return results
+
+    def write_lines(self, lines: list[str]) -> None:
+        resp = self.http.post("/write", params={"db": self.database, "precision": "ns"},
+                              content="\n".join(lines).encode(), auth=self.auth)
+        if resp.status_code != 204:
+            raise InfluxError(f"write failed ({resp.status_code}): {resp.text[:300]}")
+
+    def _existing_hashes(self, items: list[StoredEvent]) -> dict[str, str]:
+        if not items:
+            return {}
+        statements = [f"SELECT \"key\", \"hash\" FROM {MEASUREMENT} WHERE device_id = '{i.event.device_id}' "
+                      f"AND time = {point_time_ns(i)}" for i in items]
+        found: dict[str, str] = {}
+        for chunk in range(0, len(statements), 200):
+            for result in self.query(";".join(statements[chunk:chunk + 200])):
+                for series in result.get("series", []):
+                    cols = series["columns"]
+                    for row in series["values"]:
+                        rec = dict(zip(cols, row, strict=True))
+                        found[rec["key"]] = rec["hash"]
+        return found
+
+    def put(self, items: list[StoredEvent]) -> list[PutResult]:
+        existing = self._existing_hashes(items)
+        results, new_lines, batch_keys = [], [], {}
+        for item in items:
+            known = existing.get(item.key) or batch_keys.get(item.key)
+            if known is not None:
+                results.append(PutResult.DUPLICATE if known == item.hash else PutResult.FORK)
+                continue
+            batch_keys[item.key] = item.hash
+            new_lines.append(line(item))
+            results.append(PutResult.STORED)
+        for start in range(0, len(new_lines), 5000):
+            self.write_lines(new_lines[start:start + 5000])
+        return results
+
+    def _select(self, where: str) -> list[StoredEvent]:
+        out = []
+        for result in self.query(f"SELECT doc, received_at, flags FROM {MEASUREMENT} WHERE {where}"):
+            for series in result.get("series", []):
+                cols = series["columns"]
+                for row in series["values"]:
+                    rec = dict(zip(cols, row, strict=True))
+                    out.append(StoredEvent.from_json(json.dumps({
+                        "event": json.loads(rec["doc"]), "received_at": rec["received_at"],
+                        "flags": [f for f in rec["flags"].split(",") if f]})))
+        return out
+
+    def get(self, key: str) -> StoredEvent | None:
+        device = key.rpartition(":")[0]
+        found = self._select(f"device_id = '{device}' AND \"key\" = '{key}'")
+        return found[0] if found else None
+
+    def between(self, start: datetime, end: datetime) -> list[StoredEvent]:
+        return self._select(f"time >= '{_rfc3339(start)}' AND time < '{_rfc3339(end)}'")
+
+    def device_events(self, device_id: str, start: datetime | None = None,
+                      end: datetime | None = None) -> list[StoredEvent]:
+        where = f"device_id = '{device_id}'"
+        if start:
+            where += f" AND time >= '{_rfc3339(start)}'"
+        if end:
+            where += f" AND time < '{_rfc3339(end)}'"
+        return sorted(self._select(where), key=lambda s: s.event.seq)
+
+    def count(self) -> int:
+        total = 0
+        for result in self.query(f'SELECT COUNT("seq") FROM {MEASUREMENT}'):
+            for series in result.get("series", []):
+                total += int(series["values"][0][1])
+        return total
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,87 @@
+"""The embedded default event store: one SQLite file, no server to run."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hub.store.base import PutResult, StoredEvent
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    key TEXT PRIMARY KEY, device_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+    employee_id TEXT, captured_at TEXT NOT NULL, received_at TEXT NOT NULL, hash TEXT NOT NULL,
+    doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_time ON events (captured_at);
+CREATE INDEX IF NOT EXISTS events_device ON events (device_id, seq);
+"""
+
+
+def _ts(value: datetime) -> str:
+    # Always UTC, so that string order is time order.
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+class SqliteEventStore:
+    def __init__(self, path: Path | str):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def put(self, items: list[StoredEvent]) -> list[PutResult]:
+        results = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for item in items:
+                    ev = item.event
+                    row = self._db.execute("SELECT hash FROM events WHERE key = ?", (ev.key,)).fetchone()
+                    if row is not None:
+                        results.append(PutResult.DUPLICATE if row[0] == item.hash else PutResult.FORK)
+                        continue
+                    self._db.execute(
+                        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (ev.key, ev.device_id, ev.seq, ev.kind.value, ev.employee_id, _ts(ev.captured_at),
+                         _ts(item.received_at), item.hash, item.to_json()))
+                    results.append(PutResult.STORED)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return results
+
+    def _select(self, where: str, args: tuple) -> list[StoredEvent]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT doc FROM events WHERE {where}", args).fetchall()
+        return [StoredEvent.from_json(r[0]) for r in rows]
+
+    def get(self, key: str) -> StoredEvent | None:
+        found = self._select("key = ?", (key,))
+        return found[0] if found else None
+
+    def between(self, start: datetime, end: datetime) -> list[StoredEvent]:
+        return self._select("captured_at >= ? AND captured_at < ? ORDER BY captured_at", (_ts(start), _ts(end)))
+
+    def device_events(self, device_id: str, start: datetime | None = None,
+                      end: datetime | None = None) -> list[StoredEvent]:
+        where, args = "device_id = ?", [device_id]
+        if start:
+            where, args = where + " AND captured_at >= ?", [*args, _ts(start)]
+        if end:
+            where, args = where + " AND captured_at < ?", [*args, _ts(end)]
+        return self._select(where + " ORDER BY seq", tuple(args))
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

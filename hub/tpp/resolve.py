@@ -1,0 +1,240 @@
+"""Day resolution: raw punches + schedule + holidays + leave + duty orders -> one result per working day.
+
+Pure functions over plain data: no database, no clock, no network. Recompute any month at any time.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from hub.tpp.policy import WEEKDAYS, Band, Policy, WorkDay
+
+PRESENT = "HADIR"
+ABSENT = "TK"
+LEAVE = "CUTI"
+DUTY = "DL"
+
+
+@dataclass(frozen=True)
+class Punch:
+    at: datetime  # time zone aware
+    valid: bool = True
+    reason: str | None = None  # why it does not count (outside geofence, liveness failed, clock flagged...)
+    ref: str | None = None  # the event key it came from, so every line is traceable
+
+
+@dataclass(frozen=True)
+class Excuse:
+    """Leave (cuti by type) or a duty order (surat perintah tugas), inclusive dates."""
+
+    kind: str  # "leave" or "duty"
+    start: date
+    end: date
+    type: str = ""  # leave type (tahunan, sakit, ...) or the duty order's reference
+    ref: str | None = None
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True)
+class Employee:
+    nip: str
+    name: str = ""
+    tpp_base: int = 0
+    opd: str | None = None
+    start: date | None = None  # first day of service (no deductions before it)
+    end: date | None = None
+    schedule: dict[str, WorkDay] | None = None  # own schedule (e.g. a shift), else the policy's
+
+
+@dataclass(frozen=True)
+class Deduction:
+    date: date
+    code: str
+    percent: float
+    rule: str
+
+
+@dataclass(frozen=True)
+class DayResult:
+    date: date
+    code: str  # HADIR, TK, CUTI, DL, or TLn / PSWn joined with '+'
+    start: datetime | None = None  # scheduled start and end, local time
+    end: datetime | None = None
+    checkin: Punch | None = None
+    checkout: Punch | None = None
+    late_min: int = 0
+    early_min: int = 0
+    deductions: tuple[Deduction, ...] = ()
+    ignored: tuple[tuple[str | None, str], ...] = field(default=())  # (event ref, why)
+    note: str = ""
+
+    @property
+    def percent(self) -> float:
+        return sum(d.percent for d in self.deductions)
+
+
+# ------------------------------------------------------------------------------------------- calendar
+
+
+@lru_cache(maxsize=64)
+def national_holidays(year: int) -> frozenset[date]:
+    import holidays
+
+    return frozenset(holidays.country_holidays("ID", years=year).keys())
+
+
+def holiday_set(policy: Policy, years: Iterable[int], extra: Iterable[date] = ()) -> frozenset[date]:
+    days = set(policy.holidays.extra) | set(extra)
+    if policy.holidays.national:
+        for y in years:
+            days |= national_holidays(y)
+    return frozenset(days)
+
+
+def month_days(month: str) -> list[date]:
+    year, mon = (int(x) for x in month.split("-"))
+    return [date(year, mon, d) for d in range(1, calendar.monthrange(year, mon)[1] + 1)]
+
+
+def workday_for(policy: Policy, employee: Employee, day: date) -> WorkDay | None:
+    """The schedule of `day` for this employee, or None when it is not a working day by schedule."""
+    name = WEEKDAYS[day.weekday()]
+    if employee.schedule is not None:
+        return employee.schedule.get(name)
+    for ramadan in policy.ramadan:
+        if ramadan.from_ <= day <= ramadan.to:
+            return ramadan.schedule.get(name)
+    return policy.schedule.get(name)
+
+
+def is_working_day(policy: Policy, employee: Employee, day: date, holidays: frozenset[date]) -> bool:
+    if employee.start and day < employee.start or employee.end and day > employee.end:
+        return False
+    return day not in holidays and workday_for(policy, employee, day) is not None
+
+
+# ------------------------------------------------------------------------------------------ resolution
+
+
+def _band(bands: Sequence[Band], minutes: int) -> Band | None:
+    for band in bands:
+        if minutes >= band.from_min and (band.to_min is None or minutes <= band.to_min):
+            return band
+    return None
+
+
+def _minutes(delta: timedelta) -> int:
+    # Whole minutes: 07:30:59 is not late, 07:31:00 is one minute late.
+    return int(delta.total_seconds() // 60)
+
+
+def shift_bounds(policy: Policy, workday: WorkDay, day: date) -> tuple[datetime, datetime]:
+    tz = ZoneInfo(policy.timezone)
+    start = datetime.combine(day, workday.start, tz)
+    end = datetime.combine(day + timedelta(days=1) if workday.overnight else day, workday.end, tz)
+    return start, end
+
+
+def windows(policy: Policy, start: datetime, end: datetime) -> tuple[datetime, datetime, datetime]:
+    """(check-in opens, midpoint, check-out closes): check-in is [opens, midpoint), check-out [midpoint, closes]."""
+    opens = start - timedelta(minutes=policy.windows.checkin_opens_before_start_min)
+    midpoint = start + (end - start) / 2
+    closes = end + timedelta(minutes=policy.windows.checkout_closes_after_end_min)
+    return opens, midpoint, closes
+
+
+def resolve_day(policy: Policy, employee: Employee, day: date, punches: Sequence[Punch],
+                excuses: Sequence[Excuse] = ()) -> DayResult:
+    """Resolve one working day (the caller checks it is one). `punches` may hold any days' punches."""
+    workday = workday_for(policy, employee, day)
+    assert workday is not None, f"{day} is not a working day for {employee.nip}"
+    start, end = shift_bounds(policy, workday, day)
+    opens, midpoint, closes = windows(policy, start, end)
+    tz = ZoneInfo(policy.timezone)
+
+    in_day = sorted((p for p in punches if opens - timedelta(hours=6) <= p.at <= closes + timedelta(hours=6)),
+                    key=lambda p: p.at)
+    ignored: list[tuple[str | None, str]] = []
+    valid_in, valid_out = [], []
+    for p in in_day:
+        local = p.at.astimezone(tz)
+        if not p.valid:
+            ignored.append((p.ref, p.reason or "invalid"))
+        elif opens <= local < midpoint:
+            valid_in.append(p)
+        elif midpoint <= local <= closes:
+            valid_out.append(p)
+        elif local < opens and local >= opens - timedelta(hours=6):
+            ignored.append((p.ref, f"more than {policy.windows.checkin_opens_before_start_min} min before "
+                                   f"the start of work ({start:%H:%M}): not a check-in"))
+        elif local > closes:
+            ignored.append((p.ref, f"after the check-out window closed ({closes:%H:%M})"))
+
+    excuse = next((e for e in excuses if e.covers(day)), None)
+    checkin = valid_in[0] if valid_in else None
+    checkout = valid_out[-1] if valid_out else None
+    base = dict(date=day, start=start, end=end, checkin=checkin, checkout=checkout, ignored=tuple(ignored))
+
+    if excuse is not None:
+        if excuse.kind == "duty":
+            pct, code, rule = policy.leave.duty_order_percent, DUTY, f"surat perintah tugas {excuse.type}".strip()
+        else:
+            if excuse.type not in policy.leave.percent:
+                raise ValueError(f"leave type {excuse.type!r} is not in the policy's [leave] percent table")
+            pct, code, rule = policy.leave.percent[excuse.type], LEAVE, f"cuti {excuse.type}"
+        deductions = (Deduction(day, code, pct, rule),) if pct else ()
+        return DayResult(code=code, deductions=deductions, note=rule, **base)
+
+    if checkin is None and checkout is None:
+        return DayResult(code=ABSENT, note="tidak ada presensi yang sah",
+                         deductions=(Deduction(day, ABSENT, policy.absence.tk_percent,
+                                               "absence.tk_percent: no valid punch, no excuse"),), **base)
+
+    deductions: list[Deduction] = []
+    late = early = 0
+    if checkin is None:
+        code = policy.missing.checkin_code
+        deductions.append(Deduction(day, code, policy.band_percent(code), "missing.checkin_code: no check-in"))
+    else:
+        late = max(0, _minutes(checkin.at.astimezone(tz) - start))
+        band = _band(policy.late, late)
+        if band:
+            deductions.append(Deduction(day, band.code, band.percent, f"late {late} min (band {band.code})"))
+    if checkout is None:
+        code = policy.missing.checkout_code
+        deductions.append(Deduction(day, code, policy.band_percent(code), "missing.checkout_code: no check-out"))
+    else:
+        # An early leaver at 15:59:30 left one minute early: count started minutes here.
+        early = max(0, -_minutes(checkout.at.astimezone(tz) - end))
+        band = _band(policy.early, early)
+        if band:
+            deductions.append(Deduction(day, band.code, band.percent, f"left {early} min early (band {band.code})"))
+
+    cap = policy.pay.day_cap_percent
+    if cap and sum(d.percent for d in deductions) > cap:
+        scale = cap / sum(d.percent for d in deductions)
+        deductions = [Deduction(d.date, d.code, round(d.percent * scale, 6), d.rule + f", day cap {cap} %")
+                      for d in deductions]
+    code = "+".join(d.code for d in deductions) or PRESENT
+    return DayResult(code=code, late_min=late, early_min=early, deductions=tuple(deductions), **base)
+
+
+def resolve_month(policy: Policy, employee: Employee, month: str, punches: Sequence[Punch],
+                  excuses: Sequence[Excuse] = (), extra_holidays: Iterable[date] = (),
+                  until: date | None = None) -> list[DayResult]:
+    """Every working day of the month for one employee (up to `until`, inclusive, when given)."""
+    days = month_days(month)
+    hols = holiday_set(policy, {days[0].year}, extra_holidays)
+    return [resolve_day(policy, employee, d, punches, excuses) for d in days
+            if (until is None or d <= until) and is_working_day(policy, employee, d, hols)]
+
+
+def local_time(value: datetime, policy: Policy) -> time:
+    return value.astimezone(ZoneInfo(policy.timezone)).time()

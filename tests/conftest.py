@@ -1,0 +1,77 @@
+"""Shared fixtures: real services on loopback, the face pipeline, the shipped demo photos."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import services  # noqa: E402
+
+FACES = Path(__file__).resolve().parent.parent / "hadir" / "demo_faces"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"mosquitto: {services.version_of('mosquitto', '-h')}",
+        f"influxd: {services.version_of('influxd', 'version')}",
+        f"gpsd: {services.version_of('gpsd', '-V')}",
+    ]
+
+
+def _start(factory, *args):
+    try:
+        return factory(*args)
+    except FileNotFoundError as exc:
+        pytest.skip(f"SERVICE MISSING, test not run: {exc}")
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    svc = _start(services.start_mosquitto, tmp_path / "mosquitto")
+    yield svc
+    svc.stop()
+    assert not svc.alive()
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory):
+    svc = _start(services.start_influxdb, tmp_path_factory.mktemp("influxdb"))
+    yield svc
+    svc.stop()
+    assert not svc.alive()
+
+
+@pytest.fixture(scope="session")
+def gpsd(tmp_path_factory):
+    # Balai Kota Ambon, roughly.
+    nmea = services.NmeaServer(lat=-3.6954, lon=128.1814)
+    svc = _start(services.start_gpsd, tmp_path_factory.mktemp("gpsd"), nmea)
+    yield svc
+    svc.stop()
+    nmea.close()
+    assert not svc.alive()
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    from edge.infer.pipeline import FacePipeline
+
+    return FacePipeline(detector="short", threads=2)
+
+
+@pytest.fixture(scope="session")
+def faces() -> Path:
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def demo_gallery(pipeline):
+    from edge.enroll import enroll
+
+    people = {p: sorted((FACES / p).glob("*.jpg"))[:2] for p in ("person01", "person05", "person06", "person08")}
+    gallery, _ = enroll(pipeline, people)
+    return gallery

@@ -1,0 +1,31 @@
+"""Small builders for signed, chained events used across tests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, EventKind, GpsFix, Liveness
+from hadir.signing import sign_event
+
+T0 = datetime(2026, 11, 23, 22, 15, tzinfo=timezone.utc)  # 07:15 WIT on 24 Nov 2026
+
+
+def event(device: str, seq: int, prev_hash: str = GENESIS_HASH, key=None, *, employee: str | None = "1987001",
+          at: datetime | None = None, clock: ClockSource = ClockSource.NTP, gps: GpsFix | None = None,
+          sign: bool = True) -> AttendanceEvent:
+    ev = AttendanceEvent(
+        key=f"{device}:{seq}", device_id=device, seq=seq,
+        kind=EventKind.WALK_PAST if employee else EventKind.UNKNOWN_FACE, employee_id=employee,
+        score=0.95, margin=0.05, frames=4, quality=0.8, liveness=Liveness(method="none", passed=True, score=0.0),
+        captured_at=at or T0 + timedelta(seconds=seq), clock_source=clock, gps=gps,
+        model_id="dlib_resnet_v1", gallery_version=1, prev_hash=prev_hash)
+    return sign_event(ev, key) if sign and key is not None else ev
+
+
+def chain(device: str, key, n: int, start_seq: int = 1, **kw) -> list[AttendanceEvent]:
+    out, prev = [], GENESIS_HASH
+    for seq in range(start_seq, start_seq + n):
+        ev = event(device, seq, prev, key, **kw)
+        out.append(ev)
+        prev = ev.event_hash()
+    return out
