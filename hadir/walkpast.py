@@ -34,7 +34,8 @@ class Scene:
     width: int = 640
     height: int = 480
     fps: float = 12.0
-    visits: list[Visit] = field(default_factory=list)
+    # Each item is one visit, or a list of visits played at the same time (people crossing).
+    visits: list[Visit | list[Visit]] = field(default_factory=list)
     seed: int = 7
 
 
@@ -50,6 +51,31 @@ def _face_crop(detector: FaceDetector, rgb: np.ndarray) -> tuple[np.ndarray, flo
     x2, y2 = int(min(rgb.shape[1], cx + half)), int(min(rgb.shape[0], cy + half))
     crop = rgb[y1:y2, x1:x2]
     return crop, d.size / max(crop.shape[:2])
+
+
+def _read(path: Path) -> np.ndarray:
+    rgb = read_rgb(path)
+    if rgb is None:
+        raise ValueError(f"cannot read {path}")
+    return rgb
+
+
+def _draw(frame: np.ndarray, visit: Visit, crops: list[tuple[np.ndarray, float]], i: int, scene: Scene) -> None:
+    """Paste the visit's face for frame i: growing as it approaches, photo changing along the way."""
+    t = i / max(visit.frames - 1, 1)
+    crop, face_frac = crops[min(int(t * len(crops)), len(crops) - 1)]
+    face_px = scene.height * (visit.start_face + t * (visit.end_face - visit.start_face))
+    side = max(8, int(face_px / face_frac))
+    patch = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
+    if i % 3 == 1:  # a little horizontal motion blur now and then
+        patch = cv2.blur(patch, (5, 1))
+    cx = int(scene.width * (visit.start_x + t * (visit.end_x - visit.start_x)))
+    cy = int(scene.height * visit.y)
+    x1, y1 = cx - side // 2, cy - side // 2
+    fx1, fy1 = max(0, x1), max(0, y1)
+    fx2, fy2 = min(scene.width, x1 + side), min(scene.height, y1 + side)
+    if fx2 > fx1 and fy2 > fy1:
+        frame[fy1:fy2, fx1:fx2] = patch[fy1 - y1:fy2 - y1, fx1 - x1:fx2 - x1]
 
 
 def background(scene: Scene) -> np.ndarray:
@@ -69,33 +95,19 @@ def render(scene: Scene, out_path: Path, detector: FaceDetector | None = None) -
     if not writer.isOpened():
         raise OSError(f"cannot write video {out_path}")
     try:
-        for visit in scene.visits:
-            crops = []
-            for p in visit.photos:
-                rgb = read_rgb(p)
-                if rgb is None:
-                    raise ValueError(f"cannot read {p}")
-                crops.append(_face_crop(detector, rgb))
-            for i in range(visit.frames):
-                t = i / max(visit.frames - 1, 1)
-                crop, face_frac = crops[min(int(t * len(crops)), len(crops) - 1)]
-                face_px = scene.height * (visit.start_face + t * (visit.end_face - visit.start_face))
-                side = int(face_px / face_frac)
-                patch = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
-                if i % 3 == 1:  # a little horizontal motion blur now and then
-                    patch = cv2.blur(patch, (5, 1))
+        for item in scene.visits:
+            group = item if isinstance(item, list) else [item]
+            crops = [[_face_crop(detector, _read(p)) for p in visit.photos] for visit in group]
+            length = max(v.frames for v in group)
+            for i in range(length):
                 frame = bg.copy()
-                cx = int(scene.width * (visit.start_x + t * (visit.end_x - visit.start_x)))
-                cy = int(scene.height * visit.y)
-                x1, y1 = cx - side // 2, cy - side // 2
-                fx1, fy1 = max(0, x1), max(0, y1)
-                fx2, fy2 = min(scene.width, x1 + side), min(scene.height, y1 + side)
-                frame[fy1:fy2, fx1:fx2] = patch[fy1 - y1:fy2 - y1, fx1 - x1:fx2 - x1]
-                gain = 0.9 + 0.2 * t
+                for visit, visit_crops in zip(group, crops, strict=True):
+                    if i < visit.frames:
+                        _draw(frame, visit, visit_crops, i, scene)
+                gain = 0.9 + 0.2 * i / max(length - 1, 1)
                 noisy = frame.astype(np.float32) * gain + rng.normal(0, 4, frame.shape)
-                frame = np.clip(noisy, 0, 255).astype(np.uint8)
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-            for _ in range(visit.gap_after):
+                writer.write(cv2.cvtColor(np.clip(noisy, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+            for _ in range(max(v.gap_after for v in group)):
                 writer.write(cv2.cvtColor(bg, cv2.COLOR_RGB2BGR))
     finally:
         writer.release()

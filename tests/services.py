@@ -197,7 +197,7 @@ def _dm(value: float, lat: bool) -> tuple[str, str]:
 
 def nmea_block(lat: float, lon: float, when: datetime, sats: int = 8, hdop: float = 0.9,
                fix: bool = True) -> bytes:
-    """GGA + GSA (exactly 12 satellite fields, or gpsd ignores it) + RMC for one epoch."""
+    """GGA + GSA (exactly 12 satellite fields, or gpsd ignores it) + GSV + RMC for one epoch."""
     hms = when.strftime("%H%M%S.00")
     la, ns = _dm(lat, True)
     lo, ew = _dm(lon, False)
@@ -205,8 +205,15 @@ def nmea_block(lat: float, lon: float, when: datetime, sats: int = 8, hdop: floa
     used += [""] * (12 - len(used))
     gga = f"GPGGA,{hms},{la},{ns},{lo},{ew},{1 if fix else 0},{sats if fix else 0:02d},{hdop:.1f},12.0,M,0.0,M,,"
     gsa = f"GPGSA,A,{3 if fix else 1},{','.join(used)},1.5,{hdop:.1f},1.1"
+    gsv = []
+    in_view = max(sats, 4)
+    pages = (in_view + 3) // 4
+    for page in range(pages):
+        sv = [f"{n + 1:02d},{30 + 5 * n},{(40 * n) % 360:03d},{40 if fix else 0}"
+              for n in range(page * 4, min(in_view, page * 4 + 4))]
+        gsv.append(f"GPGSV,{pages},{page + 1},{in_view:02d}," + ",".join(sv))
     rmc = f"GPRMC,{hms},{'A' if fix else 'V'},{la},{ns},{lo},{ew},0.0,0.0,{when:%d%m%y},,,A"
-    return b"".join(_sentence(s) for s in (gga, gsa, rmc))
+    return b"".join(_sentence(s) for s in (gga, gsa, *gsv, rmc))
 
 
 class NmeaServer:

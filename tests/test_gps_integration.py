@@ -1,0 +1,51 @@
+"""The edge GPS reader against a real gpsd fed by our own NMEA server."""
+
+from __future__ import annotations
+
+import time
+
+from edge.gps.reader import FixedSite, FixLimits, GpsdReader
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return None
+
+
+def test_reader_reports_a_good_fix_with_quality_and_time(gpsd):
+    nmea = gpsd.extra["nmea"]
+    nmea.fix, nmea.sats, nmea.hdop = True, 8, 0.9
+    reader = GpsdReader(port=gpsd.port).start()
+    try:
+        fix = wait_for(reader.current)
+        assert fix is not None, "no fix from gpsd within 10 s"
+        assert abs(fix.lat - -3.6954) < 1e-4 and abs(fix.lon - 128.1814) < 1e-4
+        assert fix.mode == 3 and fix.sats_used == 8 and fix.gps_time is not None
+        assert reader.state() == "3d"
+        # The same fix judged by stricter limits is refused.
+        strict = GpsdReader(port=gpsd.port, limits=FixLimits(min_sats=10))
+        strict._tpv, strict._tpv_at, strict._sky = reader._raw()[0], time.monotonic(), reader._raw()[1]
+        assert strict.current() is None
+        # Losing the fix: the reader stops offering coordinates.
+        nmea.fix = False
+        assert wait_for(lambda: reader.current() is None)
+    finally:
+        nmea.fix = True
+        reader.stop()
+
+
+def test_reader_reconnects_when_gpsd_is_not_there_yet():
+    reader = GpsdReader(port=1).start()  # nothing listens on port 1
+    time.sleep(0.3)
+    assert reader.current() is None and reader.state() == "absent"
+    reader.stop()
+
+
+def test_fixed_site_is_marked_as_configured():
+    fix = FixedSite(-3.7, 128.18).current()
+    assert fix.fixed_site and fix.sats_used == 0
