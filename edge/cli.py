@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import datetime
 from pathlib import Path
 
@@ -99,6 +100,90 @@ def recognize(
         emit(decider.update(faces, frame.at))
     if last is not None:
         emit(decider.flush(last))
+
+
+@app.command()
+def run(config: Path = typer.Option(Path("/etc/hadir/edge.toml"),
+                                   help="Device config (TOML); HADIR_EDGE_* variables override it.")) -> None:
+    """Run the device agent: camera -> recognition -> signed events -> outbox -> hub, until stopped."""
+    import threading
+
+    from pydantic import ValidationError
+
+    from edge.config import EdgeSettings
+    from edge.runner import SetupError, install_signal_handlers, run_device
+    from hadir.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(EdgeSettings, config if config.exists() else None)
+    except (ValidationError, ValueError) as exc:
+        console.print(f"[red]Bad device configuration in {config}:[/red] {exc}")
+        raise typer.Exit(2) from None
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    try:
+        n = run_device(settings, stop)
+    except (SetupError, ConnectionError, OSError) as exc:
+        console.print(f"[red]Cannot run:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"Stopped cleanly after recording {n} events.")
+
+
+@app.command()
+def calibrate(
+    photos: Path = typer.Argument(..., help="Labelled photos: one sub-folder per employee, several photos each."),
+    far: float = typer.Option(0.001, help="Target false-accept rate for the accept threshold."),
+    config: Path = typer.Option(None, help="Edge config (TOML) to write [recognition] accept/unknown_below into."),
+    threads: int = typer.Option(2),
+) -> None:
+    """Set the accept threshold from data for a target false-accept rate (and 'unknown' at 10x that rate)."""
+    import numpy as np
+
+    from edge.calibrate import Verification
+    from edge.enroll import photos_by_person, template_from_photo
+    from edge.infer.pipeline import FacePipeline
+
+    try:
+        people = photos_by_person(photos)
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    pipeline = FacePipeline(threads=threads)
+    labels, vectors = [], []
+    with Progress(console=console) as progress:
+        task = progress.add_task("Embedding", total=sum(len(v) for v in people.values()))
+        for person, paths in people.items():
+            for path in paths:
+                emb, _ = template_from_photo(pipeline, path)
+                if emb is not None:
+                    labels.append(person)
+                    vectors.append(emb)
+                progress.advance(task)
+    ver = Verification.from_embeddings(labels, np.stack(vectors)) if vectors else None
+    if ver is None or not len(ver.genuine) or not len(ver.impostor):
+        console.print("[red]Need at least two people with two usable photos each to calibrate.[/red]")
+        raise typer.Exit(2)
+    needed = int(np.ceil(1 / far))
+    if len(ver.impostor) < needed:
+        console.print(f"[yellow]Only {len(ver.impostor)} impostor pairs: FAR {far} needs at least {needed} to be "
+                      "measured; the threshold is the highest impostor score seen.[/yellow]")
+    # Round up, so that rounding never lets the false-accept rate exceed the target.
+    accept = math.ceil(ver.threshold_at_far(far) * 1e4) / 1e4
+    unknown = min(accept, math.ceil(ver.threshold_at_far(min(1.0, far * 10)) * 1e4) / 1e4)
+    console.print(f"{len(labels)} photos of {len(set(labels))} people; {len(ver.genuine)} genuine / "
+                  f"{len(ver.impostor)} impostor pairs. accept = {accept} (TAR {ver.tar_at(accept):.4f}, "
+                  f"FAR {ver.far_at(accept):.4f}); unknown_below = {unknown}.")
+    print(json.dumps({"accept": accept, "unknown_below": unknown, "tar": ver.tar_at(accept),
+                      "far": ver.far_at(accept), "photos": len(labels)}))
+    if config:
+        import tomlkit
+
+        doc = tomlkit.parse(config.read_text()) if config.exists() else tomlkit.document()
+        rec = doc.setdefault("recognition", tomlkit.table())
+        rec["accept"], rec["unknown_below"] = accept, unknown
+        config.write_text(tomlkit.dumps(doc))
+        console.print(f"Wrote \\[recognition] accept and unknown_below to {config}.")
 
 
 if __name__ == "__main__":

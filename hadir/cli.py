@@ -11,6 +11,12 @@ from rich.console import Console
 app = typer.Typer(help="Hadir administration: demo, TPP what-ifs, provisioning.", no_args_is_help=True)
 tpp_app = typer.Typer(help="TPP tools for the payroll office.", no_args_is_help=True)
 app.add_typer(tpp_app, name="tpp")
+ca_app = typer.Typer(help="The city's certificate authority for device and broker certificates.",
+                     no_args_is_help=True)
+app.add_typer(ca_app, name="ca")
+device_app = typer.Typer(help="Provision and revoke devices.", no_args_is_help=True)
+app.add_typer(device_app, name="device")
+CA_DIR = typer.Option(Path("/etc/hadir/ca"), "--ca-dir", help="Folder of the city's CA (keep it offline).")
 console = Console(width=None if Console().is_terminal else 150)
 
 
@@ -65,6 +71,85 @@ def tpp_simulate(
             console.print(f"{d.date:%a %d-%m} {d.code}")
         for line in r.explanation():
             console.print(line)
+
+
+@ca_app.command("init")
+def ca_init(ca_dir: Path = CA_DIR, name: str = typer.Option("Hadir CA Pemerintah Kota Ambon")) -> None:
+    """Create the CA (key, self-signed certificate, empty CRL)."""
+    from hadir.provision import CertificateAuthority, ProvisionError
+
+    try:
+        ca = CertificateAuthority.init(ca_dir, name)
+    except ProvisionError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"CA created: {ca.cert_path} (give this certificate to the broker and every device).")
+
+
+@ca_app.command("issue")
+def ca_issue(common_name: str = typer.Argument(..., help="CN: 'hadir-hub' for the hub, or the broker's name."),
+             out: Path = typer.Option(..., help="Folder for <name>.crt and <name>.key."), ca_dir: Path = CA_DIR,
+             server: bool = typer.Option(False, help="A server certificate (the broker) instead of a client one."),
+             host: list[str] = typer.Option([], help="Server host names or IPs (repeat).")) -> None:
+    """Issue a certificate for the broker (--server --host ...) or the hub's MQTT client."""
+    from hadir.provision import CertificateAuthority, ProvisionError
+
+    try:
+        cert, key = CertificateAuthority.open(ca_dir).issue(common_name, out, server=server, hosts=tuple(host))
+    except ProvisionError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Issued {cert} and {key}.")
+
+
+@device_app.command("provision")
+def device_provision(
+    device_id: str = typer.Argument(..., help="e.g. pi-dinkes-01 (lower case, digits, dashes)."),
+    out: Path = typer.Option(..., help="Folder for the device bundle (copy it to /etc/hadir on the device)."),
+    ca_dir: Path = CA_DIR,
+    broker: str = typer.Option("127.0.0.1:8883", help="host:port of the broker's TLS listener."),
+    hub_data: Path = typer.Option(None, help="The hub's data folder: register the device's key there now."),
+    opd: str = typer.Option(None, help="OPD the device belongs to."),
+    source: str = typer.Option("usb:0", help="Camera source for the device config."),
+) -> None:
+    """Take a device from nothing to ready: TLS certificate, signing key, config, hub registration."""
+    from hadir.provision import CertificateAuthority, ProvisionError, provision_device
+    from hub.registry import DeviceRegistry
+
+    host, _, port = broker.rpartition(":")
+    try:
+        bundle = provision_device(CertificateAuthority.open(ca_dir), device_id, out, broker_host=host or broker,
+                                  broker_port=int(port or 8883), source=source)
+    except (ProvisionError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Device bundle written to {bundle.folder}.")
+    if hub_data:
+        DeviceRegistry(hub_data / "devices.sqlite").register(device_id, bundle.public_key, opd=opd)
+        console.print(f"Registered {device_id} at the hub ({hub_data}).")
+    else:
+        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key}")
+
+
+@device_app.command("revoke")
+def device_revoke(device_id: str, ca_dir: Path = CA_DIR,
+                  hub_data: Path = typer.Option(None, help="The hub's data folder: refuse its events from now.")
+                  ) -> None:
+    """Revoke a lost or stolen device: its certificate goes on the CRL and the hub refuses its events."""
+    from datetime import datetime, timezone
+
+    from hadir.provision import CertificateAuthority, ProvisionError
+    from hub.registry import DeviceRegistry
+
+    try:
+        n = CertificateAuthority.open(ca_dir).revoke(device_id)
+    except ProvisionError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if hub_data:
+        DeviceRegistry(hub_data / "devices.sqlite").revoke(device_id, datetime.now(timezone.utc))
+    console.print(f"Revoked {n} certificate(s) of {device_id}; copy {ca_dir / 'ca.crl'} to the broker and "
+                  "restart it (Mosquitto reads the CRL at start).")
 
 
 if __name__ == "__main__":
