@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -55,6 +56,29 @@ def register_device(
         console.print(f"[red]Not registered:[/red] {exc}")
         raise typer.Exit(2) from None
     console.print(f"Device {device_id} registered.")
+
+
+@app.command()
+def verify_chain(
+    device_id: str,
+    start: datetime = typer.Option(None, "--from", help="First capture time (ISO, with zone)."),
+    end: datetime = typer.Option(None, "--to", help="End of the range (exclusive)."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """For auditors: is this device's event chain intact over the range, or where does it first break?"""
+    from hadir.settings import load_settings
+    from hub.audit import verify_chain as verify
+    from hub.config import HubSettings
+    from hub.registry import DeviceRegistry
+    from hub.service import open_store
+
+    settings = load_settings(HubSettings, config)
+    store = open_store(settings)
+    report = verify(store, DeviceRegistry(settings.data_dir / "devices.sqlite"), device_id, start, end)
+    store.close()
+    console.print(report.summary())
+    if not report.intact:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

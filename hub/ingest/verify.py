@@ -8,7 +8,6 @@ from datetime import datetime
 from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource
 from hadir.signing import verify_event
 from hub.registry import DeviceRegistry
-from hub.store.base import EventStore
 
 
 class Rejected(Exception):
@@ -34,8 +33,17 @@ def check_signature(event: AttendanceEvent, registry: DeviceRegistry) -> None:
         raise Rejected("bad_signature", f"signature of {event.key} does not verify with the registered key")
 
 
-def flags_for(event: AttendanceEvent, received_at: datetime, store: EventStore, policy: VerifyPolicy) -> list[str]:
-    """Flags are facts the day resolution weighs; the raw event is kept either way."""
+def previous_keys(events: list[AttendanceEvent]) -> list[str]:
+    return [f"{e.device_id}:{e.seq - 1}" for e in events if e.seq > 1]
+
+
+def flags_for(event: AttendanceEvent, received_at: datetime, known_hashes: dict[str, str],
+              policy: VerifyPolicy) -> list[str]:
+    """Flags are facts the day resolution weighs; the raw event is kept either way.
+
+    `known_hashes` maps event keys to their hashes for the previous events already known (stored or in
+    the same batch); an unknown previous event is not a break: it may simply arrive later.
+    """
     flags = []
     if event.clock_source is ClockSource.NONE:
         flags.append("clock_unset")
@@ -59,7 +67,7 @@ def flags_for(event: AttendanceEvent, received_at: datetime, store: EventStore, 
         if event.prev_hash != GENESIS_HASH:
             flags.append("chain_break")
     else:
-        previous = store.get(f"{event.device_id}:{event.seq - 1}")
-        if previous is not None and previous.hash != event.prev_hash:
+        previous = known_hashes.get(f"{event.device_id}:{event.seq - 1}")
+        if previous is not None and previous != event.prev_hash:
             flags.append("chain_break")
     return flags

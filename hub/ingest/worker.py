@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,7 +31,7 @@ from hadir.contract import (
 from hadir.mqtt import MqttSettings, connect, make_client
 from hub.ingest.metrics import IngestMetrics
 from hub.ingest.quarantine import Quarantine
-from hub.ingest.verify import Rejected, VerifyPolicy, check_signature, flags_for
+from hub.ingest.verify import Rejected, VerifyPolicy, check_signature, flags_for, previous_keys
 from hub.registry import DeviceRegistry
 from hub.store.base import EventStore, PutResult, StoredEvent
 
@@ -55,6 +55,10 @@ class Ingest:
         self.metrics = metrics or IngestMetrics()
         self.policy = policy or VerifyPolicy()
         self.on_stored = on_stored
+        # Recently stored key -> hash: chain checks of the next events rarely need the store.
+        self._recent: OrderedDict[str, str] = OrderedDict()
+        self._recent_max = 200_000
+        self._recent_lock = threading.Lock()
 
     def _refuse(self, msg: Inbound, reason: str, detail: str) -> None:
         self.metrics.rejected.labels(reason).inc()
@@ -86,8 +90,26 @@ class Ingest:
                 if exc.final:
                     rejected[device_id][model.key] = exc.reason
                 continue
-            flags = flags_for(model, msg.received_at, self.store, self.policy)
-            events.append((msg, StoredEvent(model, msg.received_at, tuple(flags))))
+            events.append((msg, StoredEvent(model, msg.received_at)))
+
+        # Chain links: the previous events' hashes, from this batch or (one query) from the store.
+        batch_hashes = {item.key: item.hash for _, item in events}
+        known = {**batch_hashes}
+        wanted = []
+        for k in previous_keys([item.event for _, item in events]):
+            if k in batch_hashes:
+                continue
+            with self._recent_lock:
+                digest = self._recent.get(k)
+            if digest is not None:
+                known[k] = digest
+            else:
+                wanted.append(k)
+        if wanted:
+            known.update(self.store.hashes(wanted))
+        events = [(msg, StoredEvent(item.event, item.received_at,
+                                    tuple(flags_for(item.event, item.received_at, known, self.policy))))
+                  for msg, item in events]
 
         results = self.store.put([e for _, e in events]) if events else []
         stored: dict[str, list[str]] = defaultdict(list)
@@ -98,6 +120,7 @@ class Ingest:
                 rejected[device][item.key] = "fork"
                 continue
             stored[device].append(item.key)
+            self._remember(item.key, item.hash)
             if result is PutResult.DUPLICATE:
                 self.metrics.duplicates.inc()
                 continue
@@ -110,6 +133,13 @@ class Ingest:
         now = utcnow()
         return [Ack(device_id=d, keys=stored.get(d, []), rejected=rejected.get(d, {}), stored_at=now)
                 for d in sorted(set(stored) | set(rejected))]
+
+
+    def _remember(self, key: str, digest: str) -> None:
+        with self._recent_lock:
+            self._recent[key] = digest
+            if len(self._recent) > self._recent_max:
+                self._recent.popitem(last=False)
 
 
 class IngestWorker:

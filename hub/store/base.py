@@ -49,6 +49,10 @@ class EventStore(Protocol):
 
     def get(self, key: str) -> StoredEvent | None: ...
 
+    def hashes(self, keys: list[str]) -> dict[str, str]:
+        """Content hashes of those of `keys` that are stored (one round trip, for batches)."""
+        ...
+
     def between(self, start: datetime, end: datetime) -> list[StoredEvent]: ...
 
     def device_events(self, device_id: str, start: datetime | None = None,

@@ -9,13 +9,16 @@ the sub-millisecond digits), so writing the same event twice overwrites it inste
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
 import httpx
 
+from hadir.contract import DEVICE_ID_PATTERN
 from hub.store.base import PutResult, StoredEvent
 
 MEASUREMENT = "attendance_event"
+_KEY_RE = re.compile(DEVICE_ID_PATTERN[:-1] + r":\d+$")
 
 
 class InfluxError(RuntimeError):
@@ -87,10 +90,29 @@ class InfluxEventStore:
             raise InfluxError(f"write failed ({resp.status_code}): {resp.text[:300]}")
 
     def _existing_hashes(self, items: list[StoredEvent]) -> dict[str, str]:
+        """Look each item up by its exact point (device tag + derived timestamp): cheap, no scans."""
         if not items:
             return {}
         statements = [f"SELECT \"key\", \"hash\" FROM {MEASUREMENT} WHERE device_id = '{i.event.device_id}' "
                       f"AND time = {point_time_ns(i)}" for i in items]
+        return self._run_hash_queries(statements)
+
+    def hashes(self, keys: list[str]) -> dict[str, str]:
+        """By key only (capture time unknown): one field-filtered query per device, batched."""
+        by_device: dict[str, list[str]] = {}
+        for key in keys:
+            if not _KEY_RE.match(key):
+                continue
+            by_device.setdefault(key.rpartition(":")[0], []).append(key)
+        statements = []
+        for device, dkeys in by_device.items():
+            for start in range(0, len(dkeys), 100):
+                alternatives = " OR ".join(f"\"key\" = '{k}'" for k in dkeys[start:start + 100])
+                statements.append(f"SELECT \"key\", \"hash\" FROM {MEASUREMENT} WHERE device_id = '{device}' "
+                                  f"AND ({alternatives})")
+        return self._run_hash_queries(statements)
+
+    def _run_hash_queries(self, statements: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for chunk in range(0, len(statements), 200):
             for result in self.query(";".join(statements[chunk:chunk + 200])):
@@ -129,6 +151,8 @@ class InfluxEventStore:
         return out
 
     def get(self, key: str) -> StoredEvent | None:
+        if not _KEY_RE.match(key):
+            return None  # never interpolate anything but a well-formed key into InfluxQL
         device = key.rpartition(":")[0]
         found = self._select(f"device_id = '{device}' AND \"key\" = '{key}'")
         return found[0] if found else None
@@ -138,6 +162,8 @@ class InfluxEventStore:
 
     def device_events(self, device_id: str, start: datetime | None = None,
                       end: datetime | None = None) -> list[StoredEvent]:
+        if not re.match(DEVICE_ID_PATTERN, device_id):
+            return []
         where = f"device_id = '{device_id}'"
         if start:
             where += f" AND time >= '{_rfc3339(start)}'"

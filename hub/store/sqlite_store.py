@@ -37,15 +37,17 @@ class SqliteEventStore:
 
     def put(self, items: list[StoredEvent]) -> list[PutResult]:
         results = []
+        existing = self.hashes([i.key for i in items])
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for item in items:
                     ev = item.event
-                    row = self._db.execute("SELECT hash FROM events WHERE key = ?", (ev.key,)).fetchone()
-                    if row is not None:
-                        results.append(PutResult.DUPLICATE if row[0] == item.hash else PutResult.FORK)
+                    known = existing.get(ev.key)
+                    if known is not None:
+                        results.append(PutResult.DUPLICATE if known == item.hash else PutResult.FORK)
                         continue
+                    existing[ev.key] = item.hash
                     self._db.execute(
                         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (ev.key, ev.device_id, ev.seq, ev.kind.value, ev.employee_id, _ts(ev.captured_at),
@@ -65,6 +67,15 @@ class SqliteEventStore:
     def get(self, key: str) -> StoredEvent | None:
         found = self._select("key = ?", (key,))
         return found[0] if found else None
+
+    def hashes(self, keys: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                out.update(self._db.execute(f"SELECT key, hash FROM events WHERE key IN ({marks})", chunk).fetchall())
+        return out
 
     def between(self, start: datetime, end: datetime) -> list[StoredEvent]:
         return self._select("captured_at >= ? AND captured_at < ? ORDER BY captured_at", (_ts(start), _ts(end)))
