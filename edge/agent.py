@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.capture.base import Frame
+from edge.clock import ClockGuard
 from edge.decide.visits import Decision, VisitDecider
 from edge.gps.reader import GpsProvider
 from edge.infer.pipeline import BadImage, Face, FacePipeline
@@ -39,10 +40,12 @@ class EdgeAgent:
     def __init__(self, device_id: str, pipeline: FacePipeline, decider: VisitDecider, outbox: Outbox,
                  key: Ed25519PrivateKey, *, kind: EventKind = EventKind.WALK_PAST,
                  clock_source: ClockSource = ClockSource.NTP, gps: GpsProvider | None = None,
-                 on_event=None):
+                 on_event=None, clock_guard: ClockGuard | None = None):
         self.device_id, self.pipeline, self.decider, self.outbox = device_id, pipeline, decider, outbox
         self.key, self.kind, self.clock_source, self.gps = key, kind, clock_source, gps
         self.on_event = on_event
+        self.clock_guard = clock_guard or ClockGuard(clock_source, synchronised=lambda: None,
+                                                     last_event_at=outbox.last_captured_at())
         self.stats = FrameStats()
 
     def _faces(self, frame: Frame) -> list[tuple]:
@@ -82,7 +85,7 @@ class EdgeAgent:
         """Turn a decision into a signed, chained event in the durable outbox."""
         kind = EventKind.UNKNOWN_FACE if decision.employee_id is None else self.kind
         gps = self.gps.current() if self.gps else None
-        clock = self.clock_source
+        clock = self.clock_guard.source_for(decision.decided_at)
 
         def build(seq: int, prev_hash: str) -> AttendanceEvent:
             event = AttendanceEvent(

@@ -9,6 +9,7 @@ import time
 
 from edge.agent import EdgeAgent
 from edge.capture.factory import open_source
+from edge.clock import ClockGuard
 from edge.config import EdgeSettings
 from edge.decide.visits import DecisionPolicy, VisitDecider
 from edge.gps.reader import FixedSite, GpsdReader, GpsProvider
@@ -66,7 +67,8 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
     gps = gps_provider(settings)
     agent = EdgeAgent(settings.device_id, pipeline, VisitDecider(gallery, policy, pipeline.model_id), outbox, key,
                       kind=settings.kind, clock_source=settings.clock_source, gps=gps,
-                      on_event=lambda e: link.notify())
+                      on_event=lambda e: link.notify(),
+                      clock_guard=ClockGuard(settings.clock_source, last_event_at=outbox.last_captured_at()))
     link.start()
     source = open_source(settings.source)
     recorded, last_telemetry, started = 0, 0.0, time.monotonic()

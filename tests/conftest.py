@@ -75,3 +75,19 @@ def demo_gallery(pipeline):
     people = {p: sorted((FACES / p).glob("*.jpg"))[:2] for p in ("person01", "person05", "person06", "person08")}
     gallery, _ = enroll(pipeline, people)
     return gallery
+
+
+_FAULT_LINES: list[str] = []
+
+
+@pytest.fixture
+def fault_report():
+    """Record a line for the end-of-run summary ('what each fault did, and the counts')."""
+    return lambda name, text: _FAULT_LINES.append(f"{name}: {text}")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _FAULT_LINES:
+        terminalreporter.section("fault suite")
+        for line in _FAULT_LINES:
+            terminalreporter.write_line(line)

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from hadir.contract import GENESIS_HASH, AttendanceEvent
@@ -31,10 +32,9 @@ class Pending:
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL,
-    created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_sent REAL);
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chain (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL,
-    last_hash TEXT NOT NULL);
+    last_hash TEXT NOT NULL, last_captured_at TEXT);
 """
 
 
@@ -47,8 +47,16 @@ class Outbox:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        # Truncate the WAL after checkpoints, so deleting acknowledged events gives the space back.
+        self._db.execute("PRAGMA journal_size_limit=1048576")
         self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO chain VALUES (1, 0, ?)", (GENESIS_HASH,))
+        # When each event was last sent: kept in memory only (after a restart everything is resent
+        # anyway), so publishing never writes to a disk that may be nearly full.
+        self._sent: dict[int, tuple[int, float]] = {}
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(chain)")}
+        if "last_captured_at" not in columns:  # outbox written by an older agent
+            self._db.execute("ALTER TABLE chain ADD COLUMN last_captured_at TEXT")
+        self._db.execute("INSERT OR IGNORE INTO chain (id, last_seq, last_hash) VALUES (1, 0, ?)", (GENESIS_HASH,))
 
     def free_mb(self) -> float:
         return shutil.disk_usage(self.path.parent).free / 1e6
@@ -73,8 +81,8 @@ class Outbox:
                     raise ValueError("event built with the wrong sequence or previous hash")
                 self._db.execute("INSERT INTO events (seq, key, payload, created_at) VALUES (?, ?, ?, ?)",
                                  (event.seq, event.key, event.to_bytes(), event.captured_at.isoformat()))
-                self._db.execute("UPDATE chain SET last_seq = ?, last_hash = ?",
-                                 (event.seq, event.event_hash()))
+                self._db.execute("UPDATE chain SET last_seq = ?, last_hash = ?, last_captured_at = ?",
+                                 (event.seq, event.event_hash(), event.captured_at.isoformat()))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -84,23 +92,34 @@ class Outbox:
     def pending(self, limit: int = 500, resend_after_s: float | None = None, now: float = 0.0
                 ) -> list[Pending]:
         """Events not yet acknowledged, oldest first (optionally only those not sent recently)."""
-        sql = "SELECT seq, key, payload, attempts FROM events"
-        args: tuple = ()
-        if resend_after_s is not None:
-            sql += " WHERE last_sent IS NULL OR last_sent <= ?"
-            args = (now - resend_after_s,)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
-        return [Pending(*r) for r in rows]
+        out: list[Pending] = []
+        after = 0
+        while len(out) < limit:
+            with self._lock:
+                rows = self._db.execute("SELECT seq, key, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                                        (after, max(limit, 500))).fetchall()
+            if not rows:
+                break
+            for seq, key, payload in rows:
+                attempts, last = self._sent.get(seq, (0, None))
+                if resend_after_s is None or last is None or last <= now - resend_after_s:
+                    out.append(Pending(seq, key, payload, attempts))
+                    if len(out) == limit:
+                        break
+            after = rows[-1][0]
+        return out
 
     def mark_sent(self, seqs: Iterable[int], at: float) -> None:
         with self._lock:
-            self._db.executemany("UPDATE events SET attempts = attempts + 1, last_sent = ? WHERE seq = ?",
-                                 [(at, s) for s in seqs])
+            for s in seqs:
+                self._sent[s] = (self._sent.get(s, (0, 0.0))[0] + 1, at)
 
     def acknowledge(self, keys: Iterable[str]) -> int:
+        keys = list(keys)
         with self._lock:
             cur = self._db.executemany("DELETE FROM events WHERE key = ?", [(k,) for k in keys])
+            for k in keys:
+                self._sent.pop(int(k.rpartition(":")[2]), None)
             return cur.rowcount
 
     def depth(self) -> int:
@@ -110,6 +129,12 @@ class Outbox:
     def last_seq(self) -> int:
         with self._lock:
             return self._db.execute("SELECT last_seq FROM chain").fetchone()[0]
+
+    def last_captured_at(self) -> datetime | None:
+        """Capture time of the newest event ever recorded (survives acknowledgement and restarts)."""
+        with self._lock:
+            row = self._db.execute("SELECT last_captured_at FROM chain").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def close(self) -> None:
         with self._lock:

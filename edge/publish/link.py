@@ -8,6 +8,7 @@ unacknowledged events are sent again after `resend_after_s`.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 
@@ -62,7 +63,11 @@ class DeviceLink:
         if channel is Channel.ACK and isinstance(ack, Ack):
             # Rejected events are final (the hub will never store them): drop them and remember why.
             self.rejected.update(ack.rejected)
-            self.acked += self.outbox.acknowledge([*ack.keys, *ack.rejected])
+            try:
+                self.acked += self.outbox.acknowledge([*ack.keys, *ack.rejected])
+            except sqlite3.Error as exc:
+                # Kept, not lost: the events stay in the outbox, are resent, and the hub acknowledges again.
+                log.error("could not delete acknowledged events from the outbox: %s", exc)
             self._wake.set()
 
     def _on_disconnect(self, *args: object) -> None:
