@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 CONTRACT_VERSION = 1
 TOPIC_ROOT = "absensi/v1"
@@ -145,12 +145,30 @@ class AttendanceEvent(_Strict):
             raise ValueError("employee_id must be null exactly when kind is unknown_face")
         return self
 
+    # The canonical body is needed for the signature, the chain hash and de-duplication: compute it once.
+    _canonical: bytes | None = PrivateAttr(default=None)
+
     def body(self) -> dict[str, Any]:
         """Everything except the signature, as JSON-ready values."""
         return self.model_dump(mode="json", exclude={"sig"})
 
     def canonical_body(self) -> bytes:
-        return canonical(self.body())
+        if self._canonical is None:
+            self._canonical = canonical(self.body())
+        return self._canonical
+
+    def __eq__(self, other: object) -> bool:
+        # Fields only: the cached canonical body is not part of an event's identity.
+        return isinstance(other, AttendanceEvent) and self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash(self.canonical_body())
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> AttendanceEvent:
+        copy = super().model_copy(update=update, deep=deep)
+        if update and set(update) - {"sig"}:
+            copy._canonical = None
+        return copy
 
     def event_hash(self) -> str:
         """The hash the next event of this device carries as prev_hash."""

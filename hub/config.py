@@ -23,7 +23,9 @@ class HubSettings(BaseSettings):
 
     data_dir: Path = Path("/var/lib/hadir-hub")
     embedded_broker: bool = True  # false: connect to `mqtt` (Mosquitto in production)
-    mqtt: MqttSettings = MqttSettings(protocol=311)
+    # A short session expiry: a crashed worker's session (and its share of a shared subscription) lapses
+    # within minutes; the devices' outboxes, not the broker, keep every event until it is stored.
+    mqtt: MqttSettings = MqttSettings(protocol=311, session_expiry_s=300)
     store: Literal["sqlite", "influx"] = "sqlite"
     influx: Influx = Influx()
     workers: int = 1

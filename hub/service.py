@@ -53,16 +53,24 @@ class Hub:
     def start(self) -> Hub:
         if self.settings.embedded_broker:
             self.broker = EmbeddedBroker(self.settings.mqtt.host, self.settings.mqtt.port).start()
+        self.start_workers()
+        return self
+
+    def start_workers(self) -> None:
+        """Start the ingest workers and greet the devices, so they resend whatever is unacknowledged."""
         for n in range(max(1, self.settings.workers)):
             worker = IngestWorker(self.ingest, self.mqtt, name=f"hub-ingest-{n + 1}",
                                   shared_group=self.settings.shared_group)
             self.workers.append(worker.start())
-        return self
+        self.workers[0].greet([d.device_id for d in self.registry.all() if not d.revoked])
 
-    def stop(self) -> None:
+    def stop_workers(self) -> None:
         for worker in self.workers:
             worker.stop()
         self.workers.clear()
+
+    def stop(self) -> None:
+        self.stop_workers()
         if self.broker:
             self.broker.stop()
             self.broker = None

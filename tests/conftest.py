@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import services  # noqa: E402
+from hadir import localservices as services  # noqa: E402
 
 FACES = Path(__file__).resolve().parent.parent / "hadir" / "demo_faces"
 

@@ -12,12 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import services
 from helpers import event
 
 from edge.clock import ClockGuard
 from edge.outbox.store import Outbox, OutboxFull
 from edge.publish.link import DeviceLink
+from hadir import localservices as services
 from hadir.contract import ClockSource, utcnow
 from hadir.mqtt import MqttSettings
 from hadir.signing import new_key, public_key_b64, save_private_key, sign_event
@@ -113,20 +113,15 @@ def test_hub_down_for_a_long_backlog_then_restarted(tmp_path, mosquitto, hub_on,
     dev, total = "pi-backlog-01", 20_000
     hub = hub_on(mosquitto.port, store="sqlite")
     key = register(hub, dev, tmp_path)
-    names = [w.name for w in hub.workers]
-    for w in hub.workers:
-        w.stop()
-    hub.workers.clear()
+    hub.stop_workers()
     outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
     for _ in range(total):
         outbox.append(lambda seq, prev: sign_event(event(dev, seq, prev, None), key))
     link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox, resend_after_s=30.0).start()
     time.sleep(2)
     assert outbox.depth() == total and hub.store.count() == 0
-    from hub.ingest.worker import IngestWorker
-
     started = time.monotonic()
-    hub.workers.extend(IngestWorker(hub.ingest, hub.mqtt, name=n).start() for n in names)
+    hub.start_workers()
     assert link.wait_drained(240), f"{outbox.depth()} left"
     took = time.monotonic() - started
     link.stop()

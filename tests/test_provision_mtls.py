@@ -8,11 +8,11 @@ import threading
 from pathlib import Path
 
 import pytest
-import services
 from helpers import event
 
 from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
+from hadir import localservices as services
 from hadir.contract import Channel, topic
 from hadir.mqtt import MqttSettings, connect, make_client
 from hadir.provision import CertificateAuthority, provision_device

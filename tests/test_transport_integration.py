@@ -112,21 +112,14 @@ def test_bad_messages_through_the_broker_are_refused_and_counted_and_good_ones_s
 def test_device_survives_a_hub_outage_and_resends_the_backlog(hub, tmp_path):
     key = new_key()
     hub.registry.register(DEV, public_key_b64(key))
-    names = [w.name for w in hub.workers]
-    for worker in hub.workers:
-        worker.stop()
-    hub.workers.clear()
+    hub.stop_workers()
     outbox, link = device(hub, tmp_path, key)
     link.start()
     fill(outbox, key, 200)
     link.notify()
     time.sleep(1.0)
     assert outbox.depth() == 200  # nobody acknowledged: everything is still on the device
-    from hub.ingest.worker import IngestWorker
-
-    # The hub comes back under the same worker names, so it resumes its persistent sessions (with MQTT 5
-    # shared subscriptions the broker queued part of the backlog for them while they were away).
-    hub.workers.extend(IngestWorker(hub.ingest, hub.mqtt, name=n).start() for n in names)
+    hub.start_workers()  # greets the device, which resends its backlog at once
     assert link.wait_drained(60), f"{outbox.depth()} left"
     link.stop()
     assert hub.store.count() == 200

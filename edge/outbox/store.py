@@ -114,6 +114,10 @@ class Outbox:
             for s in seqs:
                 self._sent[s] = (self._sent.get(s, (0, 0.0))[0] + 1, at)
 
+    def reset_sent(self) -> None:
+        with self._lock:
+            self._sent.clear()
+
     def acknowledge(self, keys: Iterable[str]) -> int:
         keys = list(keys)
         with self._lock:

@@ -62,6 +62,8 @@ class DeviceLink:
             return
         if channel is Channel.ACK and isinstance(ack, Ack):
             # Rejected events are final (the hub will never store them): drop them and remember why.
+            if not ack.keys and not ack.rejected:
+                self.outbox.reset_sent()  # the hub greets us after a restart: resend what is pending now
             self.rejected.update(ack.rejected)
             try:
                 self.acked += self.outbox.acknowledge([*ack.keys, *ack.rejected])

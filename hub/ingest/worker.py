@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from hadir.contract import (
     Ack,
@@ -179,10 +182,12 @@ class IngestWorker:
                 first = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            batch = [first]
+            # A batch closes when full or `batch_wait_s` after its first message, whichever is first:
+            # big batches under load, low latency when quiet.
+            batch, deadline = [first], time.monotonic() + self.batch_wait_s
             try:
                 while len(batch) < self.batch_max:
-                    batch.append(self._queue.get(timeout=self.batch_wait_s))
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 pass
             try:
@@ -196,9 +201,23 @@ class IngestWorker:
                 self.ingest.metrics.acks.inc()
             self.processed += len(batch)
 
+    def greet(self, device_ids: list[str]) -> None:
+        """Tell devices the hub is (back) up: an empty Ack makes them resend what is still unacknowledged."""
+        now = utcnow()
+        for device_id in device_ids:
+            self.client.publish(topic(device_id, Channel.ACK), Ack(device_id=device_id, keys=[], stored_at=now)
+                                .model_dump_json(), qos=1)
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(5)
-        self.client.disconnect()
+        if self.settings.protocol == 5:
+            # A clean stop ends the session: a worker that is gone must not stay in the shared group,
+            # where the broker would keep handing it a share of the events (devices resend them anyway).
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
+            self.client.disconnect(properties=props)
+        else:
+            self.client.disconnect()
         self.client.loop_stop()

@@ -29,7 +29,7 @@ class StoredEvent:
 
     @property
     def hash(self) -> str:
-        return self.event.event_hash()
+        return self.event.event_hash()  # cheap: the event caches its canonical body
 
     def to_json(self) -> str:
         return json.dumps({"event": self.event.model_dump(mode="json"), "received_at": self.received_at.isoformat(),
