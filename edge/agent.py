@@ -13,6 +13,7 @@ from edge.capture.base import Frame
 from edge.clock import ClockGuard
 from edge.decide.visits import Decision, VisitDecider
 from edge.gps.reader import GpsProvider
+from edge.infer.liveness import LivenessCheck
 from edge.infer.pipeline import BadImage, Face, FacePipeline
 from edge.outbox.store import Outbox, OutboxFull
 from hadir.contract import AttendanceEvent, ClockSource, EventKind, Liveness
@@ -20,7 +21,7 @@ from hadir.signing import sign_event
 
 log = logging.getLogger(__name__)
 
-# Liveness is not evaluated yet by this agent: the event says so instead of claiming a pass.
+# With no liveness check configured the event says so (method "none") instead of claiming a pass.
 NO_LIVENESS = Liveness(method="none", passed=True, score=0.0)
 
 
@@ -40,10 +41,11 @@ class EdgeAgent:
     def __init__(self, device_id: str, pipeline: FacePipeline, decider: VisitDecider, outbox: Outbox,
                  key: Ed25519PrivateKey, *, kind: EventKind = EventKind.WALK_PAST,
                  clock_source: ClockSource = ClockSource.NTP, gps: GpsProvider | None = None,
-                 on_event=None, clock_guard: ClockGuard | None = None):
+                 on_event=None, clock_guard: ClockGuard | None = None, liveness: LivenessCheck | None = None):
         self.device_id, self.pipeline, self.decider, self.outbox = device_id, pipeline, decider, outbox
         self.key, self.kind, self.clock_source, self.gps = key, kind, clock_source, gps
         self.on_event = on_event
+        self.liveness = liveness
         self.clock_guard = clock_guard or ClockGuard(clock_source, synchronised=lambda: None,
                                                      last_event_at=outbox.last_captured_at())
         self.stats = FrameStats()
@@ -86,13 +88,14 @@ class EdgeAgent:
         kind = EventKind.UNKNOWN_FACE if decision.employee_id is None else self.kind
         gps = self.gps.current() if self.gps else None
         clock = self.clock_guard.source_for(decision.decided_at)
+        live = self.liveness.assess(decision.landmarks) if self.liveness else NO_LIVENESS
 
         def build(seq: int, prev_hash: str) -> AttendanceEvent:
             event = AttendanceEvent(
                 key=f"{self.device_id}:{seq}", device_id=self.device_id, seq=seq, kind=kind,
                 employee_id=decision.employee_id, score=round(max(-1.0, min(1.0, decision.score)), 4),
                 margin=round(min(2.0, decision.margin), 4), frames=decision.frames,
-                quality=round(min(1.0, decision.quality), 4), liveness=NO_LIVENESS,
+                quality=round(min(1.0, decision.quality), 4), liveness=live,
                 captured_at=decision.decided_at, clock_source=clock, gps=gps,
                 model_id=self.pipeline.model_id, gallery_version=self.decider.gallery.version,
                 prev_hash=prev_hash)

@@ -23,6 +23,7 @@ from edge.capture.opencv_source import OpenCvSource
 from edge.decide.visits import DecisionPolicy, VisitDecider
 from edge.enroll import enroll
 from edge.gps.reader import FixedSite
+from edge.infer.liveness import PlanarityCheck
 from edge.infer.pipeline import FacePipeline
 from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
@@ -93,7 +94,7 @@ def run_demo(workdir: Path | None = None, broker: str | None = None, influx: str
                   "the capture times (clock source 'replay'), which this demo hub is told to trust.")
 
     # 1. Enrolment: two photos of each employee -> gallery (the same model the terminal runs).
-    pipeline = FacePipeline(detector="short", threads=2)
+    pipeline = FacePipeline(detector="short", threads=2, mesh=True)
     enrolled = {p.nip: photos(p.folder)[:2] for p in PEOPLE if p.nip}
     gallery, report = enroll(pipeline, enrolled)
     refused = [r for r in report if not r.accepted]
@@ -126,9 +127,10 @@ def run_demo(workdir: Path | None = None, broker: str | None = None, influx: str
         outbox = Outbox(work / "edge" / "outbox.sqlite", min_free_mb=1, alarm_free_mb=5)
         link = DeviceLink(hub.mqtt, DEVICE, outbox, model_id=gallery.model_id,
                           gallery_version=gallery.version).start()
-        decider = VisitDecider(gallery, DecisionPolicy(), pipeline.model_id)
+        decider = VisitDecider(gallery, DecisionPolicy(liveness_frames=6), pipeline.model_id)
         agent = EdgeAgent(DEVICE, pipeline, decider, outbox, key, kind=EventKind.WALK_PAST,
-                          clock_source=ClockSource.REPLAY, gps=FixedSite(*SITE), on_event=lambda e: link.notify())
+                          clock_source=ClockSource.REPLAY, gps=FixedSite(*SITE), on_event=lambda e: link.notify(),
+                          liveness=PlanarityCheck())
         expected = {}
         for path, at, person in clips:
             for event in agent.run(OpenCvSource(str(path), start_at=at).frames()):
@@ -144,7 +146,7 @@ def run_demo(workdir: Path | None = None, broker: str | None = None, influx: str
         stored = hub.store.between(start, start + timedelta(days=1))
         names = {p.nip: p.name for p in PEOPLE if p.nip}
         table = Table(title=f"Events stored by the hub ({len(stored)})")
-        for col in ("event key", "time (WIT)", "decision", "score", "margin", "frames", "walked past"):
+        for col in ("event key", "time (WIT)", "decision", "score", "margin", "frames", "liveness", "walked past"):
             table.add_column(col)
         recognised = []
         for item in sorted(stored, key=lambda s: s.event.captured_at):
@@ -153,7 +155,8 @@ def run_demo(workdir: Path | None = None, broker: str | None = None, influx: str
             recognised.append({"key": ev.key, "employee_id": ev.employee_id, "truth": expected[ev.key].nip})
             table.add_row(ev.key, f"{ev.captured_at.astimezone(WIT):%H:%M:%S}",
                           f"{who} {ev.employee_id or ''}".strip(), f"{ev.score:.3f}", f"{ev.margin:.3f}",
-                          str(ev.frames), expected[ev.key].name)
+                          str(ev.frames), f"{ev.liveness.method} {'ok' if ev.liveness.passed else 'GAGAL'}",
+                          expected[ev.key].name)
         console.print(table)
 
         policy = load_policy(hub_settings.policy)

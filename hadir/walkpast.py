@@ -27,6 +27,7 @@ class Visit:
     start_face: float = 0.12  # face box size, as a fraction of the frame height
     end_face: float = 0.3
     gap_after: int = 12  # empty frames after the visit so the track ends
+    photo_every: int = 2  # frames shown of one photo before the next
 
 
 @dataclass
@@ -61,9 +62,10 @@ def _read(path: Path) -> np.ndarray:
 
 
 def _draw(frame: np.ndarray, visit: Visit, crops: list[tuple[np.ndarray, float]], i: int, scene: Scene) -> None:
-    """Paste the visit's face for frame i: growing as it approaches, photo changing along the way."""
+    """Paste the visit's face for frame i: growing as it approaches; the photo changes every frame or two
+    (different photos of the person stand in for a head that turns a little as it walks)."""
     t = i / max(visit.frames - 1, 1)
-    crop, face_frac = crops[min(int(t * len(crops)), len(crops) - 1)]
+    crop, face_frac = crops[(i // visit.photo_every) % len(crops)]
     face_px = scene.height * (visit.start_face + t * (visit.end_face - visit.start_face))
     side = max(8, int(face_px / face_frac))
     patch = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)

@@ -25,6 +25,7 @@ class DecisionPolicy:
     unknown_below: float = 0.915  # below this the track is an unknown person
     min_margin: float = 0.01  # best minus second-best identity
     min_frames: int = 3  # good frames before any decision
+    liveness_frames: int = 0  # with a liveness check: wait for this many frames (unless the track ends)
     max_embeddings: int = 12  # stop embedding a track after this many good frames
     track_timeout_s: float = 0.6  # a track not seen this long has ended
     cooldown_s: float = 120.0  # same identity again within this time: no second event
@@ -42,6 +43,7 @@ class Decision:
     decided_at: datetime
     track_id: int
     keypoints: tuple[np.ndarray, ...] = field(repr=False, default=())
+    landmarks: tuple[np.ndarray, ...] = field(repr=False, default=())  # face mesh per embedded frame
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Track:
     weights: list[float] = field(default_factory=list)
     votes: list[str | None] = field(default_factory=list)
     keypoints: list[np.ndarray] = field(default_factory=list)
+    landmarks: list[np.ndarray] = field(default_factory=list)
     decided: bool = False
 
     def combined(self) -> np.ndarray:
@@ -90,6 +93,8 @@ class VisitDecider:
             track.keypoints.append(detection.keypoints.copy())
             if face is not None and face.embedding is not None and not track.decided:
                 track.embeddings.append(face.embedding)
+                if face.mesh is not None:
+                    track.landmarks.append(face.mesh)
                 track.weights.append(max(face.quality.score, 1e-3))
                 match = self.gallery.search(face.embedding, self.model_id)
                 track.votes.append(match.employee_id if self._accepts(match) else None)
@@ -121,7 +126,7 @@ class VisitDecider:
         return best
 
     def _try_accept(self, track: Track, at: datetime) -> Decision | None:
-        if len(track.embeddings) < self.policy.min_frames:
+        if len(track.embeddings) < max(self.policy.min_frames, self.policy.liveness_frames):
             return None
         match = self.gallery.search(track.combined(), self.model_id)
         consistent = sum(v == match.employee_id for v in track.votes)
@@ -171,6 +176,6 @@ class VisitDecider:
             employee_id=match.employee_id, score=float(match.score), margin=float(margin),
             frames=len(track.embeddings), quality=float(np.mean(track.weights)),
             first_seen=track.first_seen, decided_at=at, track_id=track.track_id,
-            keypoints=tuple(track.keypoints))
+            keypoints=tuple(track.keypoints), landmarks=tuple(track.landmarks))
 
 

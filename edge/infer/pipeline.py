@@ -25,6 +25,7 @@ class Face:
     quality: Quality
     chip: np.ndarray = field(repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)  # None when the quality gate failed
+    mesh: np.ndarray | None = field(default=None, repr=False)  # 468 x 3 face-mesh points, for liveness
 
 
 def check_frame(rgb: object) -> np.ndarray:
@@ -41,12 +42,17 @@ def check_frame(rgb: object) -> np.ndarray:
 
 class FacePipeline:
     def __init__(self, detector: Literal["short", "full", "both"] = "short", threads: int = 1,
-                 limits: QualityLimits | None = None):
+                 limits: QualityLimits | None = None, mesh: bool = False):
         variants = ["short", "full"] if detector == "both" else [detector]
         self.detectors = [FaceDetector(v, threads) for v in variants]
         self.embedder = Embedder(threads)
         self.template = AlignmentTemplate.for_model(self.embedder.model_id)
         self.limits = limits or QualityLimits()
+        self.mesh = None
+        if mesh:
+            from edge.infer.liveness import FaceMesh
+
+            self.mesh = FaceMesh(threads)
 
     @property
     def model_id(self) -> str:
@@ -66,7 +72,8 @@ class FacePipeline:
         chip = self.template.align(rgb, detection.keypoints)
         quality = assess(detection, chip, self.limits)
         embedding = self.embedder.embed(chip) if embed and quality.ok else None
-        return Face(detection, quality, chip, embedding)
+        mesh = self.mesh.landmarks(rgb, detection.box)[0] if self.mesh is not None and embedding is not None else None
+        return Face(detection, quality, chip, embedding, mesh)
 
     def analyse(self, rgb: np.ndarray) -> list[Face]:
         rgb = check_frame(rgb)
