@@ -21,6 +21,10 @@ class Recognition(BaseModel):
     min_margin: float = 0.01
     min_frames: int = 3
     cooldown_s: float = 120.0
+    # Passive liveness for walk-past terminals (face-mesh planarity, ~1.5 ms a frame); "none" turns it off
+    # and events then say liveness method "none".
+    liveness: Literal["planarity", "none"] = "planarity"
+    liveness_frames: int = Field(6, ge=0, le=60)
 
 
 class Gps(BaseModel):

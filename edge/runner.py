@@ -14,6 +14,7 @@ from edge.config import EdgeSettings
 from edge.decide.visits import DecisionPolicy, VisitDecider
 from edge.gps.reader import FixedSite, GpsdReader, GpsProvider
 from edge.infer.gallery import Gallery
+from edge.infer.liveness import PlanarityCheck
 from edge.infer.pipeline import FacePipeline
 from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
@@ -58,9 +59,11 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
     key = load_private_key(settings.key_path)
     gallery = Gallery.load(settings.gallery_path)
     rec = settings.recognition
-    pipeline = FacePipeline(detector=rec.detector, threads=rec.threads)
+    live = rec.liveness == "planarity"
+    pipeline = FacePipeline(detector=rec.detector, threads=rec.threads, mesh=live)
     policy = DecisionPolicy(accept=rec.accept, unknown_below=rec.unknown_below, min_margin=rec.min_margin,
-                            min_frames=rec.min_frames, cooldown_s=rec.cooldown_s)
+                            min_frames=rec.min_frames, cooldown_s=rec.cooldown_s,
+                            liveness_frames=rec.liveness_frames if live else 0)
     outbox = Outbox(settings.outbox_path)
     link = DeviceLink(settings.mqtt, settings.device_id, outbox, model_id=gallery.model_id,
                       gallery_version=gallery.version)
@@ -68,7 +71,8 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
     agent = EdgeAgent(settings.device_id, pipeline, VisitDecider(gallery, policy, pipeline.model_id), outbox, key,
                       kind=settings.kind, clock_source=settings.clock_source, gps=gps,
                       on_event=lambda e: link.notify(),
-                      clock_guard=ClockGuard(settings.clock_source, last_event_at=outbox.last_captured_at()))
+                      clock_guard=ClockGuard(settings.clock_source, last_event_at=outbox.last_captured_at()),
+                      liveness=PlanarityCheck() if live else None)
     link.start()
     source = open_source(settings.source)
     recorded, last_telemetry, started = 0, 0.0, time.monotonic()

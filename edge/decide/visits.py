@@ -26,7 +26,7 @@ class DecisionPolicy:
     min_margin: float = 0.01  # best minus second-best identity
     min_frames: int = 3  # good frames before any decision
     liveness_frames: int = 0  # with a liveness check: wait for this many frames (unless the track ends)
-    max_embeddings: int = 12  # stop embedding a track after this many good frames
+    max_embeddings: int = 12  # an undecided track keeps its best this-many frames
     track_timeout_s: float = 0.6  # a track not seen this long has ended
     cooldown_s: float = 120.0  # same identity again within this time: no second event
     max_jump: float = 1.2  # association: centre may move this many face sizes between frames
@@ -77,7 +77,7 @@ class VisitDecider:
     def needs_embedding(self, detection: Detection) -> bool:
         """Whether a face in this frame is worth embedding: only for tracks still undecided."""
         track = self._associate(detection, remove=False)
-        return track is None or (not track.decided and len(track.embeddings) < self.policy.max_embeddings)
+        return track is None or not track.decided
 
     def update(self, faces: list[tuple[Detection, Face | None]], at: datetime) -> list[Decision]:
         decisions: list[Decision] = []
@@ -92,12 +92,22 @@ class VisitDecider:
             track.last, track.last_seen = detection, at
             track.keypoints.append(detection.keypoints.copy())
             if face is not None and face.embedding is not None and not track.decided:
+                match = self.gallery.search(face.embedding, self.model_id)
+                weight = max(face.quality.score, 1e-3)
+                if len(track.embeddings) >= self.policy.max_embeddings:
+                    # Keep the best frames: a face approaching the camera gets bigger and sharper, so late
+                    # frames replace the small, blurred early ones.
+                    worst = int(np.argmin(track.weights))
+                    if weight <= track.weights[worst]:
+                        continue
+                    for items in (track.embeddings, track.weights, track.votes):
+                        del items[worst]
                 track.embeddings.append(face.embedding)
+                track.weights.append(weight)
+                track.votes.append(match.employee_id if self._accepts(match) else None)
                 if face.mesh is not None:
                     track.landmarks.append(face.mesh)
-                track.weights.append(max(face.quality.score, 1e-3))
-                match = self.gallery.search(face.embedding, self.model_id)
-                track.votes.append(match.employee_id if self._accepts(match) else None)
+                    del track.landmarks[:-30]  # liveness needs a few spread-out frames, not all of them
                 decision = self._try_accept(track, at)
                 if decision:
                     decisions.append(decision)
