@@ -1,0 +1,137 @@
+"""Today's board, attendance days, TPP with its explanation, and exports (Bahasa Indonesia headers)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from hub.api.auth import Principal, current, require, scope_employee, scope_opd
+from hub.api.errors import ApiError
+from hub.tpp.compute import TppResult
+
+router = APIRouter()
+MONTH = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+def _att(request: Request):
+    return request.app.state.attendance
+
+
+def _employee_opd(request: Request, nip: str) -> str:
+    for emp in request.app.state.master.employees():
+        if emp.nip == nip:
+            return emp.opd_code
+    raise ApiError(404, "not_found", f"no employee with NIP {nip}", "nip")
+
+
+def _scope(request: Request, p: Principal, opd: str | None, nip: str | None) -> tuple[str | None, str | None]:
+    if nip:
+        scope_employee(p, nip, _employee_opd(request, nip))
+        return None, nip
+    if p.role == "employee":
+        return None, p.nip
+    return scope_opd(p, opd), None
+
+
+def _tpp_json(r: TppResult, with_days: bool = True) -> dict:
+    out = {"nip": r.nip, "bulan": r.month, "tpp_dasar": r.base, "capaian_kinerja": r.productivity,
+           "jumlah_potongan_persen": round(r.deduction_percent, 4), "potongan_diterapkan_persen": r.applied_percent,
+           "tidak_dibayar": r.zeroed, "alasan": r.zero_reason, "tpp_diterima": r.final_amount,
+           "potongan": [{"tanggal": d.date.isoformat(), "kode": d.code, "persen": d.percent, "aturan": d.rule}
+                        for d in r.deductions],
+           "penjelasan": r.explanation(), "kebijakan": r.policy}
+    if with_days:
+        out["hari"] = {d.date.isoformat(): d.code for d in r.days}
+    return out
+
+
+@router.get("/board/today", summary="Today's check-ins for an OPD (live board)")
+def board(request: Request, opd: str | None = None, p: Principal = Depends(current)) -> list[dict]:
+    if p.role == "employee":
+        raise ApiError(403, "forbidden", "the board is for OPD heads and the payroll office")
+    return _att(request).today(scope_opd(p, opd), datetime.now(timezone.utc))
+
+
+@router.get("/attendance", summary="Resolved working days for an employee or an OPD over a date range")
+def attendance(request: Request, start: date, end: date, opd: str | None = None, nip: str | None = None,
+               p: Principal = Depends(current)) -> list[dict]:
+    if end < start or (end - start).days > 62:
+        raise ApiError(422, "invalid", "end: must be on or after start and at most 62 days later", "end")
+    opd, nip = _scope(request, p, opd, nip)
+    tz = _att(request).tz
+    return [{"nip": n, "tanggal": d.date.isoformat(), "kode": d.code,
+             "masuk": d.checkin.at.astimezone(tz).strftime("%H:%M") if d.checkin else None,
+             "pulang": d.checkout.at.astimezone(tz).strftime("%H:%M") if d.checkout else None,
+             "terlambat_menit": d.late_min, "pulang_cepat_menit": d.early_min,
+             "potongan_persen": d.percent, "event_masuk": d.checkin.ref if d.checkin else None,
+             "event_pulang": d.checkout.ref if d.checkout else None,
+             "diabaikan": [{"event": ref, "alasan": why} for ref, why in d.ignored]}
+            for n, d in _att(request).days(start, end, opd, nip)]
+
+
+@router.get("/tpp", summary="TPP of a month for an OPD (or all OPDs), each deduction explained")
+def tpp(request: Request, month: MONTH, opd: str | None = None,
+        productivity: Annotated[float, Query(ge=0, le=1)] = 1.0, p: Principal = Depends(current)) -> list[dict]:
+    opd, nip = _scope(request, p, opd, None)
+    results = _att(request).month(month, opd, nip, productivity={e.nip: productivity
+                                                                 for e in request.app.state.master.employees(opd)})
+    return [_tpp_json(r) for r in results]
+
+
+@router.get("/tpp/{nip}", summary="TPP of one employee for a month, with the explanation")
+def tpp_one(nip: str, request: Request, month: MONTH, productivity: Annotated[float, Query(ge=0, le=1)] = 1.0,
+            p: Principal = Depends(current)) -> dict:
+    _scope(request, p, None, nip)
+    results = _att(request).month(month, nip=nip, productivity={nip: productivity})
+    return _tpp_json(results[0])
+
+
+HEADERS = ["NIP", "Nama", "OPD", "Bulan", "TPP Dasar (Rp)", "Jumlah Potongan (%)", "Potongan Diterapkan (%)",
+           "Hari TK", "Tidak Dibayar", "TPP Diterima (Rp)"]
+
+
+def _rows(request: Request, month: str, opd: str | None) -> list[list]:
+    names = {e.nip: (e.name, e.opd_code) for e in request.app.state.master.employees(opd)}
+    rows = []
+    for r in _att(request).month(month, opd):
+        name, opd_code = names[r.nip]
+        rows.append([r.nip, name, opd_code, month, r.base, round(r.deduction_percent, 4), r.applied_percent,
+                     sum(1 for d in r.days if d.code == "TK"), "Ya" if r.zeroed else "Tidak", r.final_amount])
+    return rows
+
+
+@router.get("/export/tpp.csv", summary="Monthly TPP recap as CSV (payroll office)", response_class=Response)
+def export_csv(request: Request, month: MONTH, opd: str | None = None,
+               p: Principal = Depends(require("admin", "payroll", "auditor", "opd"))) -> Response:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(HEADERS)
+    writer.writerows(_rows(request, month, scope_opd(p, opd)))
+    return Response(buf.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="rekap-tpp-{month}.csv"'})
+
+
+@router.get("/export/tpp.xlsx", summary="Monthly TPP recap as XLSX, one sheet per OPD", response_class=Response)
+def export_xlsx(request: Request, month: MONTH, opd: str | None = None,
+                p: Principal = Depends(require("admin", "payroll", "auditor", "opd"))) -> Response:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    by_opd: dict[str, list[list]] = {}
+    for row in _rows(request, month, scope_opd(p, opd)):
+        by_opd.setdefault(row[2], []).append(row)
+    for code in sorted(by_opd) or ["(kosong)"]:
+        ws = wb.create_sheet(code[:31])
+        ws.append(HEADERS)
+        for row in by_opd.get(code, []):
+            ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="rekap-tpp-{month}.xlsx"'})

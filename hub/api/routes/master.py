@@ -1,0 +1,127 @@
+"""Master data: OPDs, employees, leave, duty orders, holidays, users. Every change is audited."""
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.exc import IntegrityError
+
+from hub.api.auth import Principal, current, require, scope_employee, scope_opd
+from hub.api.errors import ApiError
+from hub.api.schemas import DutyIn, EmployeeIn, EmployeePatch, HolidayIn, LeaveIn, OpdIn, Page, UserIn
+from hub.master import DutyOrder, Employee, Holiday, Leave, Opd, User, _jsonable, hash_password
+
+router = APIRouter()
+
+
+def _master(request: Request):
+    return request.app.state.master
+
+
+def _add(request: Request, actor: str, obj) -> dict:
+    try:
+        return _jsonable(_master(request).add(actor, obj))
+    except IntegrityError as exc:
+        raise ApiError(409, "conflict", f"already exists or refers to something missing: {exc.orig}") from None
+
+
+def _page(items: list[dict], page: int, size: int) -> Page:
+    return Page(items=items[(page - 1) * size: page * size], total=len(items), page=page, size=size)
+
+
+def _employee(request: Request, nip: str) -> Employee:
+    found = [e for e in _master(request).employees() if e.nip == nip]
+    if not found:
+        raise ApiError(404, "not_found", f"no employee with NIP {nip}", "nip")
+    return found[0]
+
+
+@router.get("/opd", summary="List OPDs")
+def list_opd(request: Request, _: Principal = Depends(current)) -> list[dict]:
+    return [_jsonable(o) for o in _master(request).list(Opd)]
+
+
+@router.post("/opd", status_code=201, summary="Create an OPD (admin)")
+def create_opd(body: OpdIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
+    return _add(request, p.username, Opd(**body.model_dump()))
+
+
+@router.get("/employees", response_model=Page, summary="List employees (an OPD user sees its own OPD)")
+def list_employees(request: Request, opd: str | None = None, page: int = Query(1, ge=1, le=10_000),
+                   size: int = Query(50, ge=1, le=500), p: Principal = Depends(current)) -> Page:
+    if p.role == "employee":
+        return _page([_jsonable(_employee(request, p.nip or ""))], 1, 1)
+    items = [_jsonable(e) for e in _master(request).employees(scope_opd(p, opd))]
+    return _page(items, page, size)
+
+
+@router.post("/employees", status_code=201, summary="Create an employee (admin)")
+def create_employee(body: EmployeeIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
+    return _add(request, p.username, Employee(**body.model_dump()))
+
+
+@router.get("/employees/{nip}", summary="One employee")
+def get_employee(nip: str, request: Request, p: Principal = Depends(current)) -> dict:
+    emp = _employee(request, nip)
+    scope_employee(p, nip, emp.opd_code)
+    return _jsonable(emp)
+
+
+@router.patch("/employees/{nip}", summary="Change an employee (admin)")
+def patch_employee(nip: str, body: EmployeePatch, request: Request, p: Principal = Depends(require("admin"))) -> dict:
+    _employee(request, nip)
+    try:
+        obj = _master(request).update(p.username, Employee, nip, body.model_dump(exclude_unset=True))
+    except IntegrityError as exc:
+        raise ApiError(409, "conflict", f"refers to something missing: {exc.orig}") from None
+    return _jsonable(obj)
+
+
+@router.delete("/employees/{nip}", status_code=204, summary="Remove an employee (admin)")
+def delete_employee(nip: str, request: Request, p: Principal = Depends(require("admin"))) -> None:
+    try:
+        if not _master(request).delete(p.username, Employee, nip):
+            raise ApiError(404, "not_found", f"no employee with NIP {nip}", "nip")
+    except IntegrityError:
+        raise ApiError(409, "conflict", "the employee still has leave or duty orders") from None
+
+
+def _span_endpoints(path: str, model, schema, label: str) -> None:
+    @router.get(f"/{path}", summary=f"List {label}", name=f"list_{path}")
+    def list_items(request: Request, nip: str | None = None, opd: str | None = None,
+                   p: Principal = Depends(current)) -> list[dict]:
+        if p.role == "employee":
+            nip = p.nip
+            allowed = {p.nip}
+        else:
+            allowed = {e.nip for e in _master(request).employees(scope_opd(p, opd))}
+        return [_jsonable(x) for x in _master(request).list(model, nip=nip) if x.nip in allowed]
+
+    @router.post(f"/{path}", status_code=201, summary=f"Record {label} (admin, or an OPD user for its staff)",
+                 name=f"create_{path}")
+    def create(body: schema, request: Request, p: Principal = Depends(require("admin", "opd"))) -> dict:
+        emp = _employee(request, body.nip)
+        if p.role == "opd" and emp.opd_code != p.opd_code:
+            raise ApiError(403, "forbidden", f"employee {body.nip} is not in OPD {p.opd_code}")
+        if model is Leave and body.type not in request.app.state.policy.leave.percent:
+            raise ApiError(422, "invalid", f"type: leave type {body.type!r} is not in the policy "
+                                           f"({', '.join(request.app.state.policy.leave.percent)})", "type")
+        return _add(request, p.username, model(**body.model_dump()))
+
+
+_span_endpoints("leave", Leave, LeaveIn, "leave (cuti)")
+_span_endpoints("duty-orders", DutyOrder, DutyIn, "duty orders (surat perintah tugas)")
+
+
+@router.get("/holidays", summary="City holidays and cuti bersama (on top of the national list)")
+def list_holidays(request: Request, _: Principal = Depends(current)) -> list[dict]:
+    return [_jsonable(h) for h in _master(request).list(Holiday)]
+
+
+@router.post("/holidays", status_code=201, summary="Add a city holiday (admin)")
+def add_holiday(body: HolidayIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
+    return _add(request, p.username, Holiday(**body.model_dump()))
+
+
+@router.post("/users", status_code=201, summary="Create an API user (admin)")
+def add_user(body: UserIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
+    data = body.model_dump()
+    data["password_hash"] = hash_password(data.pop("password"))
+    return _add(request, p.username, User(**data))

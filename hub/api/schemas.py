@@ -1,0 +1,106 @@
+"""Request and response bodies of the API (apart from the routes)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NIP = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+CODE = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenIn(_In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class OpdIn(_In):
+    code: str = CODE
+    name: str = Field(min_length=1, max_length=200)
+
+
+class EmployeeIn(_In):
+    nip: str = NIP
+    name: str = Field(min_length=1, max_length=200)
+    opd_code: str = CODE
+    status: Literal["PNS", "PPPK", "CPNS"] = "PNS"
+    tpp_base: int = Field(ge=0, le=1_000_000_000)
+    start: date | None = None
+    end: date | None = None
+
+
+class EmployeePatch(_In):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    opd_code: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+    status: Literal["PNS", "PPPK", "CPNS"] | None = None
+    tpp_base: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    start: date | None = None
+    end: date | None = None
+
+
+class _Span(_In):
+    nip: str = NIP
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _order(self) -> _Span:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        if (self.end - self.start).days > 366:
+            raise ValueError("a span longer than a year")
+        return self
+
+
+class LeaveIn(_Span):
+    type: str = Field(min_length=1, max_length=32)
+    approver: str = Field("", max_length=100)
+    document: str = Field("", max_length=200)
+
+
+class DutyIn(_Span):
+    number: str = Field(min_length=1, max_length=100)
+    destination: str = Field("", max_length=200)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    radius_m: float = Field(200.0, gt=0, le=100_000)
+
+
+class HolidayIn(_In):
+    day: date
+    name: str = Field(min_length=1, max_length=200)
+
+
+class UserIn(_In):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    password: str = Field(min_length=8, max_length=200)
+    role: Literal["admin", "opd", "payroll", "auditor", "employee"]
+    opd_code: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+    nip: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+
+    @model_validator(mode="after")
+    def _scope(self) -> UserIn:
+        if self.role == "opd" and not self.opd_code:
+            raise ValueError("an opd user needs opd_code")
+        if self.role == "employee" and not self.nip:
+            raise ValueError("an employee user needs nip")
+        return self
+
+
+class Page(BaseModel):
+    items: list[dict]
+    total: int
+    page: int
+    size: int

@@ -1,0 +1,80 @@
+"""Glue between the stores and the pure rules: events + master data -> days and TPP for the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hub.master import MasterData
+from hub.store.base import EventStore
+from hub.tpp.compute import TppResult, compute_tpp
+from hub.tpp.policy import Policy
+from hub.tpp.punches import punches_by_employee
+from hub.tpp.resolve import DayResult, holiday_set, is_working_day, month_days, resolve_day, resolve_month
+
+
+@dataclass
+class Attendance:
+    store: EventStore
+    master: MasterData
+    policy: Policy
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.policy.timezone)
+
+    def _punches(self, start: date, end: date) -> dict:
+        # A margin of a day either side: overnight shifts and late check-outs cross midnight.
+        lo = datetime.combine(start - timedelta(days=1), time.min, self.tz)
+        hi = datetime.combine(end + timedelta(days=2), time.min, self.tz)
+        return punches_by_employee(self.store.between(lo, hi))
+
+    def month(self, month: str, opd_code: str | None = None, nip: str | None = None,
+              productivity: dict[str, float] | None = None, until: date | None = None) -> list[TppResult]:
+        days = month_days(month)
+        punches = self._punches(days[0], days[-1])
+        extra = self.master.holidays()
+        out = []
+        for emp in self.master.employees(opd_code):
+            if nip and emp.nip != nip:
+                continue
+            rule = emp.rule()
+            resolved = resolve_month(self.policy, rule, month, punches.get(emp.nip, []), self.master.excuses(emp.nip),
+                                     extra, until=until)
+            out.append(compute_tpp(self.policy, rule, month, resolved, (productivity or {}).get(emp.nip, 1.0)))
+        return out
+
+    def days(self, start: date, end: date, opd_code: str | None = None, nip: str | None = None
+             ) -> list[tuple[str, DayResult]]:
+        punches = self._punches(start, end)
+        hols = holiday_set(self.policy, {start.year, end.year}, self.master.holidays())
+        out = []
+        for emp in self.master.employees(opd_code):
+            if nip and emp.nip != nip:
+                continue
+            rule, excuses = emp.rule(), self.master.excuses(emp.nip)
+            day = start
+            while day <= end:
+                if is_working_day(self.policy, rule, day, hols):
+                    out.append((emp.nip, resolve_day(self.policy, rule, day, punches.get(emp.nip, []), excuses)))
+                day += timedelta(days=1)
+        return out
+
+    def today(self, opd_code: str | None, now: datetime) -> list[dict]:
+        """The live board: who has checked in, when, and the code so far (check-out may still come)."""
+        today = now.astimezone(self.tz).date()
+        results = dict(self.days(today, today, opd_code))
+        board = []
+        for emp in self.master.employees(opd_code):
+            day = results.get(emp.nip)
+            board.append({
+                "nip": emp.nip, "nama": emp.name, "opd": emp.opd_code,
+                "hari_kerja": day is not None,
+                "masuk": day.checkin.at.astimezone(self.tz).strftime("%H:%M") if day and day.checkin else None,
+                "pulang": day.checkout.at.astimezone(self.tz).strftime("%H:%M") if day and day.checkout else None,
+                "terlambat_menit": day.late_min if day else 0,
+                "kode": day.code if day else "LIBUR",
+                "event": day.checkin.ref if day and day.checkin else None,
+            })
+        return board

@@ -1,0 +1,206 @@
+"""Master data in a relational store (SQLAlchemy; SQLite by default, PostgreSQL by URL), every change audited.
+
+OPDs, sites, employees, leave, duty orders, city holidays, API users. The attendance rules read plain
+data from here (`hub.tpp.resolve.Employee`, `Excuse`), never the database itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, create_engine, event, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from hub.tpp.resolve import Employee as RuleEmployee
+from hub.tpp.resolve import Excuse
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Opd(Base):
+    __tablename__ = "opd"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Site(Base):
+    __tablename__ = "site"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    opd_code: Mapped[str] = mapped_column(ForeignKey("opd.code"))
+    name: Mapped[str] = mapped_column(String(200))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    radius_m: Mapped[float] = mapped_column(Float, default=100.0)
+
+
+class Employee(Base):
+    __tablename__ = "employee"
+    nip: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    opd_code: Mapped[str] = mapped_column(ForeignKey("opd.code"), index=True)
+    status: Mapped[str] = mapped_column(String(8), default="PNS")  # PNS, PPPK, CPNS
+    tpp_base: Mapped[int] = mapped_column(Integer, default=0)
+    start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    end: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+    def rule(self) -> RuleEmployee:
+        return RuleEmployee(self.nip, self.name, self.tpp_base, self.opd_code, self.start, self.end)
+
+
+class Leave(Base):
+    __tablename__ = "leave"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nip: Mapped[str] = mapped_column(ForeignKey("employee.nip"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    approver: Mapped[str] = mapped_column(String(100), default="")
+    document: Mapped[str] = mapped_column(String(200), default="")
+
+
+class DutyOrder(Base):
+    __tablename__ = "duty_order"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(100))
+    nip: Mapped[str] = mapped_column(ForeignKey("employee.nip"), index=True)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    destination: Mapped[str] = mapped_column(String(200), default="")
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    radius_m: Mapped[float] = mapped_column(Float, default=200.0)
+
+
+class Holiday(Base):
+    __tablename__ = "holiday"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    __tablename__ = "api_user"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))  # admin, opd, payroll, auditor, employee
+    opd_code: Mapped[str | None] = mapped_column(ForeignKey("opd.code"), nullable=True)
+    nip: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # create, update, delete
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+ROLES = ("admin", "opd", "payroll", "auditor", "employee")
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """scrypt (stdlib), salted; stored as scrypt$salt$hash."""
+    salt = salt or os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        _, salt, _digest = stored.split("$")
+    except ValueError:
+        return False
+    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
+
+
+def _jsonable(obj: Base) -> dict[str, Any]:
+    return {c.key: (v.isoformat() if isinstance(v, date | datetime) else v)
+            for c in obj.__table__.columns if (v := getattr(obj, c.key)) is not None and c.key != "password_hash"}
+
+
+class MasterData:
+    def __init__(self, url: str):
+        self.engine = create_engine(url, future=True)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", lambda conn, _: conn.execute("PRAGMA foreign_keys=ON"))
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as s, s.begin():
+            yield s
+
+    def audit(self, s: Session, actor: str, action: str, obj: Base) -> None:
+        pk = obj.__mapper__.primary_key_from_instance(obj)
+        s.add(AuditLog(at=datetime.now(timezone.utc), actor=actor, action=action, entity=obj.__tablename__,
+                       entity_id=str(pk[0]), detail=json.loads(json.dumps(_jsonable(obj), default=str))))
+
+    def add(self, actor: str, obj: Base) -> Base:
+        with self.session() as s:
+            s.add(obj)
+            s.flush()
+            self.audit(s, actor, "create", obj)
+        return obj
+
+    def update(self, actor: str, model: type[Base], key: Any, changes: dict[str, Any]) -> Base | None:
+        with self.session() as s:
+            obj = s.get(model, key)
+            if obj is None:
+                return None
+            for k, v in changes.items():
+                setattr(obj, k, v)
+            s.flush()
+            self.audit(s, actor, "update", obj)
+        return obj
+
+    def delete(self, actor: str, model: type[Base], key: Any) -> bool:
+        with self.session() as s:
+            obj = s.get(model, key)
+            if obj is None:
+                return False
+            self.audit(s, actor, "delete", obj)
+            s.delete(obj)
+        return True
+
+    def employees(self, opd_code: str | None = None) -> list[Employee]:
+        with self.session() as s:
+            q = select(Employee).order_by(Employee.nip)
+            if opd_code:
+                q = q.where(Employee.opd_code == opd_code)
+            return list(s.scalars(q))
+
+    def excuses(self, nip: str) -> list[Excuse]:
+        with self.session() as s:
+            leave = [Excuse("leave", x.start, x.end, x.type, f"leave:{x.id}")
+                     for x in s.scalars(select(Leave).where(Leave.nip == nip))]
+            duty = [Excuse("duty", x.start, x.end, x.number, f"duty:{x.id}")
+                    for x in s.scalars(select(DutyOrder).where(DutyOrder.nip == nip))]
+        return leave + duty
+
+    def holidays(self) -> list[date]:
+        with self.session() as s:
+            return [h.day for h in s.scalars(select(Holiday))]
+
+    def user(self, username: str) -> User | None:
+        with self.session() as s:
+            return s.get(User, username)
+
+    def list(self, model: type[Base], **filters: Any) -> list[Base]:
+        with self.session() as s:
+            q = select(model)
+            for k, v in filters.items():
+                if v is not None:
+                    q = q.where(getattr(model, k) == v)
+            return list(s.scalars(q))

@@ -1,0 +1,237 @@
+"""The hub API: authentication, roles and OPD scope on every endpoint, TPP with explanations, exports,
+errors in one shape, audit log, and the live stream."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from helpers import event
+from openpyxl import load_workbook
+
+from hadir.signing import new_key, public_key_b64
+from hub.api.app import create_app
+from hub.api.routes.stream import Broadcaster
+from hub.ingest.metrics import IngestMetrics
+from hub.master import AuditLog, Employee, MasterData, Opd, User, hash_password
+from hub.registry import DeviceRegistry
+from hub.store.base import StoredEvent
+from hub.store.sqlite_store import SqliteEventStore
+from hub.tpp.policy import load_policy
+
+WIT = ZoneInfo("Asia/Jayapura")
+DAY = date(2026, 11, 24)  # a Tuesday
+A, B, C = "198703122010011001", "199002052015032002", "198811202014021003"  # A, B in DINKES; C in DISDIK
+PASSWORD = "rahasia-123"
+
+
+def at(hhmm: str, day: date = DAY) -> datetime:
+    return datetime.combine(day, datetime.strptime(hhmm, "%H:%M").time(), WIT).astimezone(timezone.utc)
+
+
+@pytest.fixture
+def api(tmp_path):
+    store = SqliteEventStore(tmp_path / "events.sqlite")
+    master = MasterData(f"sqlite:///{tmp_path / 'master.sqlite'}")
+    registry = DeviceRegistry(tmp_path / "devices.sqlite")
+    master.add("setup", Opd(code="DINKES", name="Dinas Kesehatan"))
+    master.add("setup", Opd(code="DISDIK", name="Dinas Pendidikan"))
+    for nip, name, opd in ((A, "Ani", "DINKES"), (B, "Budi", "DINKES"), (C, "Citra", "DISDIK")):
+        master.add("setup", Employee(nip=nip, name=name, opd_code=opd, tpp_base=5_000_000, start=date(2026, 11, 1)))
+    for user, role, opd, nip in (("admin", "admin", None, None), ("kadis-dinkes", "opd", "DINKES", None),
+                                 ("bpkad", "payroll", None, None), ("inspektorat", "auditor", None, None),
+                                 ("ani", "employee", None, A)):
+        master.add("setup", User(username=user, password_hash=hash_password(PASSWORD), role=role, opd_code=opd,
+                                 nip=nip))
+    key = new_key()
+    registry.register("pi-dinkes-01", public_key_b64(key), opd="DINKES")
+    registry.register("pi-disdik-01", public_key_b64(new_key()), opd="DISDIK")
+    prev, items = "0" * 64, []
+    for seq, (nip, hhmm) in enumerate(((A, "07:45"), (A, "16:05"), (C, "07:20")), start=1):
+        ev = event("pi-dinkes-01", seq, prev, key, employee=nip, at=at(hhmm))
+        prev = ev.event_hash()
+        items.append(StoredEvent(ev, ev.captured_at))
+    store.put(items)
+    broadcaster = Broadcaster()
+    app = create_app(store=store, master=master, registry=registry, policy=load_policy(), metrics=IngestMetrics(),
+                     secret=b"test-secret", broadcaster=broadcaster)
+    with TestClient(app) as client:
+        client.master, client.broadcaster, client.key = master, broadcaster, key
+        yield client
+    store.close()
+
+
+def login(client, user: str) -> dict:
+    r = client.post("/auth/token", json={"username": user, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def test_everything_but_health_needs_a_token(api):
+    assert api.get("/health").status_code == 200
+    paths = api.app.openapi()["paths"]
+    assert len(paths) >= 15
+    for path, ops in paths.items():
+        if path in ("/health", "/auth/token"):
+            continue
+        for method in ops:
+            url = path.replace("{nip}", A).replace("{device_id}", "pi-dinkes-01")
+            params = {"month": "2026-11", "start": "2026-11-24", "end": "2026-11-24"}
+            r = api.request(method.upper(), url, params=params)
+            assert r.status_code == 401, (method, path, r.status_code)
+            assert r.json()["error"]["code"] == "unauthenticated"
+    bad = api.get("/employees", headers={"Authorization": "Bearer forged.token"})
+    assert bad.status_code == 401
+
+
+def test_wrong_password_is_refused(api):
+    r = api.post("/auth/token", json={"username": "admin", "password": "salah"})
+    assert r.status_code == 401 and r.json()["error"]["message"] == "wrong username or password"
+
+
+def test_opd_user_cannot_read_or_change_another_opd(api):
+    h = login(api, "kadis-dinkes")
+    assert {e["nip"] for e in api.get("/employees", headers=h).json()["items"]} == {A, B}
+    forbidden = [
+        ("GET", "/employees", {"opd": "DISDIK"}), ("GET", f"/employees/{C}", {}),
+        ("GET", "/attendance", {"nip": C, "start": "2026-11-24", "end": "2026-11-24"}),
+        ("GET", "/attendance", {"opd": "DISDIK", "start": "2026-11-24", "end": "2026-11-24"}),
+        ("GET", "/tpp", {"opd": "DISDIK", "month": "2026-11"}), ("GET", f"/tpp/{C}", {"month": "2026-11"}),
+        ("GET", "/board/today", {"opd": "DISDIK"}), ("GET", "/devices", {"opd": "DISDIK"}),
+        ("GET", "/export/tpp.csv", {"opd": "DISDIK", "month": "2026-11"}),
+        ("GET", "/export/tpp.xlsx", {"opd": "DISDIK", "month": "2026-11"}),
+        ("GET", "/leave", {"opd": "DISDIK"}), ("GET", "/duty-orders", {"opd": "DISDIK"}),
+        ("GET", "/stream/checkins", {"opd": "DISDIK"}),
+        ("PATCH", f"/employees/{C}", {}), ("DELETE", f"/employees/{C}", {}), ("POST", "/employees", {}),
+        ("GET", "/audit/chain/pi-disdik-01", {}), ("GET", "/metrics", {}),
+    ]
+    for method, path, params in forbidden:
+        kw = {"json": {"name": "x"}} if method == "PATCH" else {}
+        if path == "/employees" and method == "POST":
+            kw = {"json": {"nip": "9", "name": "x", "opd_code": "DISDIK", "tpp_base": 1}}
+        r = api.request(method, path, params=params, headers=h, **kw)
+        assert r.status_code == 403, (method, path, r.status_code, r.text)
+    r = api.post("/leave", headers=h, json={"nip": C, "start": "2026-11-25", "end": "2026-11-25", "type": "sakit"})
+    assert r.status_code == 403
+    # Its own OPD works, and devices are filtered to it.
+    assert api.post("/leave", headers=h, json={"nip": B, "start": "2026-11-25", "end": "2026-11-25",
+                                               "type": "sakit"}).status_code == 201
+    assert [d["device_id"] for d in api.get("/devices", headers=h).json()] == ["pi-dinkes-01"]
+
+
+def test_auditor_reads_everything_and_changes_nothing(api):
+    h = login(api, "inspektorat")
+    assert len(api.get("/employees", headers=h).json()["items"]) == 3
+    assert api.get("/audit/chain/pi-dinkes-01", headers=h).json()["intact"] is True
+    for method, path, body in (("POST", "/employees", {"nip": "9", "name": "x", "opd_code": "DINKES", "tpp_base": 1}),
+                               ("PATCH", f"/employees/{A}", {"name": "x"}), ("DELETE", f"/employees/{A}", None),
+                               ("POST", "/opd", {"code": "X", "name": "x"}),
+                               ("POST", "/holidays", {"day": "2026-12-24", "name": "x"}),
+                               ("POST", "/leave", {"nip": A, "start": "2026-11-25", "end": "2026-11-25",
+                                                   "type": "sakit"}),
+                               ("POST", "/users", {"username": "u", "password": "12345678", "role": "admin"})):
+        r = api.request(method, path, headers=h, json=body)
+        assert r.status_code == 403, (method, path)
+
+
+def test_employee_sees_only_self(api):
+    h = login(api, "ani")
+    assert api.get(f"/tpp/{A}", headers=h, params={"month": "2026-11"}).status_code == 200
+    assert api.get(f"/tpp/{B}", headers=h, params={"month": "2026-11"}).status_code == 403
+    assert [e["nip"] for e in api.get("/employees", headers=h).json()["items"]] == [A]
+    assert api.get("/board/today", headers=h).status_code == 403
+
+
+def test_tpp_is_explained_and_traceable(api):
+    h = login(api, "bpkad")
+    r = api.get(f"/tpp/{A}", headers=h, params={"month": "2026-11"}).json()
+    # 24 Nov: in 07:45 (15 min late, TL1 0.5 %), out 16:05; every other working day of November is TK (3 %),
+    # 17 days from 2 Nov (start 1 Nov) ... zeroed by the 7-in-a-row rule.
+    assert r["hari"]["2026-11-24"] == "TL1"
+    assert r["tidak_dibayar"] is True and r["tpp_diterima"] == 0
+    assert any("TL1" in line for line in r["penjelasan"])
+    days = api.get("/attendance", headers=h, params={"nip": A, "start": "2026-11-24", "end": "2026-11-24"}).json()
+    assert days[0]["masuk"] == "07:45" and days[0]["event_masuk"] == "pi-dinkes-01:1"
+    assert days[0]["event_pulang"] == "pi-dinkes-01:2"
+
+
+def test_exports_have_indonesian_headers_and_one_sheet_per_opd(api):
+    h = login(api, "bpkad")
+    r = api.get("/export/tpp.csv", headers=h, params={"month": "2026-11"})
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0][:3] == ["NIP", "Nama", "OPD"] and "TPP Diterima (Rp)" in rows[0] and len(rows) == 4
+    x = api.get("/export/tpp.xlsx", headers=h, params={"month": "2026-11"})
+    wb = load_workbook(io.BytesIO(x.content))
+    assert wb.sheetnames == ["DINKES", "DISDIK"]
+    assert wb["DINKES"].max_row == 3 and wb["DINKES"]["A1"].value == "NIP"
+
+
+def test_bad_requests_get_a_4xx_naming_the_field(api):
+    h = login(api, "admin")
+    cases = [
+        (api.get("/tpp", headers=h, params={"month": "2026-13"}), "month"),
+        (api.post("/employees", headers=h, json={"nip": "1", "name": "x", "opd_code": "DINKES", "tpp_base": -5}),
+         "tpp_base"),
+        (api.post("/employees", headers=h, json={"nip": "1", "name": "x", "opd_code": "DINKES"}), "tpp_base"),
+        (api.post("/leave", headers=h, json={"nip": A, "start": "2026-11-25", "end": "2026-11-25", "type": "liburan"}),
+         "type"),
+        (api.get("/attendance", headers=h, params={"nip": A, "start": "2026-11-24", "end": "2026-10-01"}), "end"),
+    ]
+    for r, field in cases:
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["field"] == field and field in r.json()["error"]["message"]
+    dup = api.post("/employees", headers=h, json={"nip": A, "name": "x", "opd_code": "DINKES", "tpp_base": 1})
+    assert dup.status_code == 409 and dup.json()["error"]["code"] == "conflict"
+    missing = api.get("/employees/000", headers=h)
+    assert missing.status_code == 404 and missing.json()["error"]["field"] == "nip"
+
+
+def test_every_change_is_written_to_the_audit_log(api):
+    h = login(api, "admin")
+    api.patch(f"/employees/{B}", headers=h, json={"tpp_base": 4_000_000})
+    api.post("/holidays", headers=h, json={"day": "2026-12-24", "name": "Cuti bersama Natal"})
+    rows = api.master.list(AuditLog, actor="admin")
+    assert [(r.action, r.entity) for r in rows] == [("update", "employee"), ("create", "holiday")]
+    assert rows[0].detail["tpp_base"] == 4_000_000
+
+
+def test_board_shows_todays_check_ins(api, monkeypatch):
+    import hub.api.routes.attendance as routes
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return at("10:00").astimezone(tz)
+
+    monkeypatch.setattr(routes, "datetime", Frozen)
+    board = {row["nip"]: row for row in api.get("/board/today", headers=login(api, "kadis-dinkes")).json()}
+    assert board[A]["masuk"] == "07:45" and board[A]["terlambat_menit"] == 15
+    assert board[B]["masuk"] is None and set(board) == {A, B}
+
+
+def test_live_stream_pushes_stored_check_ins(api):
+    h = login(api, "kadis-dinkes")
+    ev = event("pi-dinkes-01", 4, "f" * 64, api.key, employee=B, at=at("07:29") + timedelta(days=1))
+    got = []
+
+    def push_when_listening():
+        for _ in range(200):
+            if api.broadcaster._subscribers:
+                api.broadcaster.publish(StoredEvent(ev, ev.captured_at))
+                return
+            threading.Event().wait(0.01)
+
+    threading.Thread(target=push_when_listening, daemon=True).start()
+    with api.stream("GET", "/stream/checkins", headers=h) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                got.append(json.loads(line[6:]))
+                break
+    assert got[0]["nip"] == B and got[0]["event"] == "pi-dinkes-01:4" and got[0]["opd"] == "DINKES"
