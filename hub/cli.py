@@ -17,8 +17,9 @@ console = Console()
 
 
 @app.command()
-def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HUB_* variables override it.")) -> None:
-    """Start the broker (embedded unless configured otherwise) and the ingest workers until Ctrl-C."""
+def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HUB_* variables override it."),
+        api: bool = typer.Option(True, help="Also serve the HTTP API (api_host:api_port).")) -> None:
+    """Start the broker (embedded unless configured otherwise), the ingest workers and the API until Ctrl-C."""
     from hadir.settings import load_settings
     from hub.config import HubSettings
     from hub.service import Hub
@@ -34,11 +35,51 @@ def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HU
         with Hub(settings) as hub:
             console.print(f"Hub running: broker {hub.mqtt.host}:{hub.mqtt.port}, store {settings.store}, "
                           f"data in {settings.data_dir}. Ctrl-C to stop.")
-            with contextlib.suppress(KeyboardInterrupt):
-                stop.wait()
+            if api:
+                import uvicorn
+
+                console.print(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /docs).")
+                uvicorn.run(hub.api(), host=settings.api_host, port=settings.api_port, log_level="warning")
+            else:
+                with contextlib.suppress(KeyboardInterrupt):
+                    stop.wait()
     except (ConnectionError, OSError, RuntimeError) as exc:
         console.print(f"[red]Hub failed:[/red] {exc}")
         raise typer.Exit(1) from None
+
+
+@app.command()
+def add_user(
+    username: str,
+    role: str = typer.Option(..., help="admin, opd, payroll, auditor or employee."),
+    opd: str = typer.Option(None, help="The OPD code (role opd)."),
+    nip: str = typer.Option(None, help="The employee's NIP (role employee)."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Create an API user (asks for the password); the first admin is made this way."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import IntegrityError
+
+    from hadir.settings import load_settings
+    from hub.api.schemas import UserIn
+    from hub.config import HubSettings
+    from hub.master import MasterData, User, hash_password
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        body = UserIn(username=username, password=password, role=role, opd_code=opd, nip=nip)
+    except ValidationError as exc:
+        console.print(f"[red]Not created:[/red] {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+    settings = load_settings(HubSettings, config)
+    data = body.model_dump()
+    data["password_hash"] = hash_password(data.pop("password"))
+    try:
+        MasterData(settings.master_db).add("cli", User(**data))
+    except IntegrityError as exc:
+        console.print(f"[red]Not created:[/red] {exc.orig}")
+        raise typer.Exit(2) from None
+    console.print(f"User {username} ({role}) created.")
 
 
 @app.command()

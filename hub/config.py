@@ -33,5 +33,10 @@ class HubSettings(BaseSettings):
     clock_tolerance_s: float = 300.0
     trust_replay_clock: bool = False
     policy: str = "default"
+    master_url: str | None = None  # SQLAlchemy URL of master data; default: SQLite in data_dir
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+
+    @property
+    def master_db(self) -> str:
+        return self.master_url or f"sqlite:///{self.data_dir / 'master.sqlite'}"

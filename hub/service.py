@@ -12,6 +12,8 @@ from hub.ingest.metrics import IngestMetrics
 from hub.ingest.quarantine import Quarantine
 from hub.ingest.verify import VerifyPolicy
 from hub.ingest.worker import Ingest, IngestWorker
+from hub.live import Broadcaster
+from hub.master import MasterData
 from hub.registry import DeviceRegistry
 from hub.store.base import EventStore, StoredEvent
 
@@ -42,7 +44,28 @@ class Hub:
         self.quarantine = Quarantine(d / "quarantine.sqlite")
         self.metrics = IngestMetrics()
         policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
-        self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self.on_stored)
+        self.broadcaster = Broadcaster()
+        self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored)
+        self._master: MasterData | None = None
+
+    def _stored(self, item: StoredEvent) -> None:
+        self.broadcaster.publish(item)  # live check-ins for dashboards
+        if self.on_stored:
+            self.on_stored(item)
+
+    @property
+    def master(self) -> MasterData:
+        if self._master is None:
+            self._master = MasterData(self.settings.master_db)
+        return self._master
+
+    def api(self):  # noqa: ANN201 - FastAPI app, imported lazily (the hub runs without the API too)
+        from hub.api.app import api_secret, create_app
+        from hub.tpp.policy import load_policy
+
+        return create_app(store=self.store, master=self.master, registry=self.registry,
+                          policy=load_policy(self.settings.policy), metrics=self.metrics,
+                          secret=api_secret(self.settings.data_dir), broadcaster=self.broadcaster)
 
     @property
     def mqtt(self) -> MqttSettings:

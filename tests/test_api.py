@@ -17,8 +17,8 @@ from openpyxl import load_workbook
 
 from hadir.signing import new_key, public_key_b64
 from hub.api.app import create_app
-from hub.api.routes.stream import Broadcaster
 from hub.ingest.metrics import IngestMetrics
+from hub.live import Broadcaster
 from hub.master import AuditLog, Employee, MasterData, Opd, User, hash_password
 from hub.registry import DeviceRegistry
 from hub.store.base import StoredEvent

@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from hub.api import errors
 from hub.api.routes import attendance, devices, stream, system
 from hub.api.routes import master as master_routes
-from hub.api.routes.stream import Broadcaster
 from hub.attendance import Attendance
 from hub.ingest.metrics import IngestMetrics
+from hub.live import Broadcaster
 from hub.master import MasterData
 from hub.registry import DeviceRegistry
 from hub.store.base import EventStore

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from hub.tpp.policy import WEEKDAYS, Band, Policy, WorkDay
 
+MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # YYYY-MM, years 1900-2099
 PRESENT = "HADIR"
 ABSENT = "TK"
 LEAVE = "CUTI"

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.tpp.compute import TppResult, compute_tpp
 from hub.tpp.policy import load_policy
-from hub.tpp.resolve import Employee, Excuse, Punch, resolve_month
+from hub.tpp.resolve import MONTH_PATTERN, Employee, Excuse, Punch, resolve_month
 
 
 class _M(BaseModel):
@@ -53,7 +53,7 @@ class SimPunch(_M):
 
 
 class Scenario(_M):
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str = Field(pattern=MONTH_PATTERN)
     policy: str = "default"
     employees: list[SimEmployee]
     holidays: list[date] = Field(default_factory=list)

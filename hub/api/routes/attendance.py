@@ -13,9 +13,10 @@ from fastapi.responses import Response
 from hub.api.auth import Principal, current, require, scope_employee, scope_opd
 from hub.api.errors import ApiError
 from hub.tpp.compute import TppResult
+from hub.tpp.resolve import MONTH_PATTERN
 
 router = APIRouter()
-MONTH = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+MONTH = Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")]
 
 
 def _att(request: Request):
@@ -60,6 +61,8 @@ def board(request: Request, opd: str | None = None, p: Principal = Depends(curre
 @router.get("/attendance", summary="Resolved working days for an employee or an OPD over a date range")
 def attendance(request: Request, start: date, end: date, opd: str | None = None, nip: str | None = None,
                p: Principal = Depends(current)) -> list[dict]:
+    if not (1900 <= start.year <= 2099 and 1900 <= end.year <= 2099):
+        raise ApiError(422, "invalid", "start: dates must be between 1900 and 2099", "start")
     if end < start or (end - start).days > 62:
         raise ApiError(422, "invalid", "end: must be on or after start and at most 62 days later", "end")
     opd, nip = _scope(request, p, opd, nip)
