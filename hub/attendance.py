@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hub.master import MasterData
+from hub.master import DutyOrder, MasterData, Site
 from hub.store.base import EventStore
 from hub.tpp.compute import TppResult, compute_tpp
+from hub.tpp.geofence import Place
 from hub.tpp.policy import Policy
 from hub.tpp.punches import punches_by_employee
 from hub.tpp.resolve import DayResult, holiday_set, is_working_day, month_days, resolve_day, resolve_month
@@ -24,11 +25,26 @@ class Attendance:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.policy.timezone)
 
+    def places(self) -> dict[str, list[Place]] | None:
+        """Where each employee may check in: the sites of their OPD and their duty-order destinations.
+        None (no geofence) while the city has not entered any site."""
+        sites = self.master.list(Site)
+        if not sites:
+            return None
+        by_opd: dict[str, list[Place]] = {}
+        for s in sites:
+            by_opd.setdefault(s.opd_code, []).append(Place(s.lat, s.lon, s.radius_m, s.name))
+        out = {e.nip: list(by_opd.get(e.opd_code, [])) for e in self.master.employees()}
+        for d in self.master.list(DutyOrder):
+            if d.lat is not None and d.lon is not None:
+                out.setdefault(d.nip, []).append(Place(d.lat, d.lon, d.radius_m, d.number, d.start, d.end))
+        return out
+
     def _punches(self, start: date, end: date) -> dict:
         # A margin of a day either side: overnight shifts and late check-outs cross midnight.
         lo = datetime.combine(start - timedelta(days=1), time.min, self.tz)
         hi = datetime.combine(end + timedelta(days=2), time.min, self.tz)
-        return punches_by_employee(self.store.between(lo, hi))
+        return punches_by_employee(self.store.between(lo, hi), self.places(), self.tz)
 
     def month(self, month: str, opd_code: str | None = None, nip: str | None = None,
               productivity: dict[str, float] | None = None, until: date | None = None) -> list[TppResult]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from hadir.mqtt import MqttSettings
 from hub.broker import EmbeddedBroker
 from hub.config import HubSettings
+from hub.ingest.gps_checks import GpsHistory
 from hub.ingest.metrics import IngestMetrics
 from hub.ingest.quarantine import Quarantine
 from hub.ingest.verify import VerifyPolicy
@@ -45,7 +46,8 @@ class Hub:
         self.metrics = IngestMetrics()
         policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
         self.broadcaster = Broadcaster()
-        self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored)
+        self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
+                             GpsHistory(d / "gps.sqlite"))
         self._master: MasterData | None = None
 
     def _stored(self, item: StoredEvent) -> None:

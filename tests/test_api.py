@@ -235,3 +235,21 @@ def test_live_stream_pushes_stored_check_ins(api):
                 got.append(json.loads(line[6:]))
                 break
     assert got[0]["nip"] == B and got[0]["event"] == "pi-dinkes-01:4" and got[0]["opd"] == "DINKES"
+
+
+def test_geofence_from_sites_decides_which_check_ins_count(api):
+    from hadir.contract import EventKind, GpsFix
+
+    h = login(api, "admin")
+    r = api.post("/sites", headers=h, json={"opd_code": "DINKES", "name": "Kantor Dinkes", "lat": -3.6954,
+                                             "lon": 128.1814, "radius_m": 100})
+    assert r.status_code == 201
+    far = event("hp-dinkes-09", 1, employee=B, at=at("07:20"),
+                gps=GpsFix(lat=-3.70, lon=128.19, mode=3, sats_used=9, hdop=0.8))
+    near = event("hp-dinkes-09", 2, employee=B, at=at("16:10"),
+                 gps=GpsFix(lat=-3.69541, lon=128.18142, mode=3, sats_used=9, hdop=0.8))
+    api.app.state.store.put([StoredEvent(e.model_copy(update={"kind": EventKind.FIELD_CHECKIN}), e.captured_at)
+                             for e in (far, near)])
+    day = api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24", "end": "2026-11-24"}).json()[0]
+    assert day["masuk"] is None and day["pulang"] == "16:10" and day["kode"] == "TL4"
+    assert day["diabaikan"] == [{"event": "hp-dinkes-09:1", "alasan": "di luar radius lokasi"}]

@@ -78,6 +78,14 @@ class DutyIn(_Span):
     radius_m: float = Field(200.0, gt=0, le=100_000)
 
 
+class SiteIn(_In):
+    opd_code: str = CODE
+    name: str = Field(min_length=1, max_length=200)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    radius_m: float = Field(100.0, gt=0, le=100_000)
+
+
 class HolidayIn(_In):
     day: date
     name: str = Field(min_length=1, max_length=200)

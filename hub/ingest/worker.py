@@ -32,6 +32,7 @@ from hadir.contract import (
     utcnow,
 )
 from hadir.mqtt import MqttSettings, connect, make_client
+from hub.ingest.gps_checks import GpsHistory
 from hub.ingest.metrics import IngestMetrics
 from hub.ingest.quarantine import Quarantine
 from hub.ingest.verify import Rejected, VerifyPolicy, check_signature, flags_for, previous_keys
@@ -53,8 +54,9 @@ class Ingest:
 
     def __init__(self, store: EventStore, registry: DeviceRegistry, quarantine: Quarantine,
                  metrics: IngestMetrics | None = None, policy: VerifyPolicy | None = None,
-                 on_stored: Callable[[StoredEvent], None] | None = None):
+                 on_stored: Callable[[StoredEvent], None] | None = None, gps_history: GpsHistory | None = None):
         self.store, self.registry, self.quarantine = store, registry, quarantine
+        self.gps_history = gps_history
         self.metrics = metrics or IngestMetrics()
         self.policy = policy or VerifyPolicy()
         self.on_stored = on_stored
@@ -110,8 +112,9 @@ class Ingest:
                 wanted.append(k)
         if wanted:
             known.update(self.store.hashes(wanted))
-        events = [(msg, StoredEvent(item.event, item.received_at,
-                                    tuple(flags_for(item.event, item.received_at, known, self.policy))))
+        events = [(msg, StoredEvent(item.event, item.received_at, tuple(
+                      flags_for(item.event, item.received_at, known, self.policy)
+                      + (self.gps_history.check(item.event) if self.gps_history else []))))
                   for msg, item in events]
 
         results = self.store.put([e for _, e in events]) if events else []

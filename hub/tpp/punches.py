@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
 from hadir.contract import EventKind
 from hub.store.base import StoredEvent
+from hub.tpp.geofence import Place, inside_any
 from hub.tpp.resolve import Punch
+
+WIT = ZoneInfo("Asia/Jayapura")
 
 # Flags that make an event's time or origin untrustworthy for attendance (see hub/ingest/verify.py).
 DISQUALIFYING_FLAGS = {
@@ -18,10 +22,28 @@ DISQUALIFYING_FLAGS = {
     "chain_break": "rantai event perangkat terputus",
     "gps_no_satellites": "GPS mengaku fix tanpa satelit",
     "outside_geofence": "di luar radius lokasi",
+    "gps_impossible_speed": "perpindahan GPS mustahil (terlalu cepat)",
+    "gps_duplicate_coordinates": "koordinat GPS identik dengan laporan lain",
 }
 
 
-def punches_by_employee(events: Iterable[StoredEvent]) -> dict[str, list[Punch]]:
+def _outside(ev, places: list[Place] | None, tz: ZoneInfo) -> str | None:
+    """Why the event's place does not count, or None. No places configured: no geofence check."""
+    if places is None:
+        return None
+    if ev.gps is None:
+        # A mounted terminal's place is its registration; a field check-in must say where it was.
+        return "tanpa lokasi GPS" if ev.kind is EventKind.FIELD_CHECKIN else None
+    day = ev.captured_at.astimezone(tz).date()
+    if inside_any(places, ev.gps.lat, ev.gps.lon, day) is None:
+        return DISQUALIFYING_FLAGS["outside_geofence"]
+    return None
+
+
+def punches_by_employee(events: Iterable[StoredEvent], places: dict[str, list[Place]] | None = None,
+                        tz: ZoneInfo = WIT) -> dict[str, list[Punch]]:
+    """`places`: per NIP, where that employee may check in (office sites, duty destinations with dates);
+    None skips the geofence (no sites configured)."""
     out: dict[str, list[Punch]] = defaultdict(list)
     for item in events:
         ev = item.event
@@ -34,6 +56,8 @@ def punches_by_employee(events: Iterable[StoredEvent]) -> dict[str, list[Punch]]
             if flag in DISQUALIFYING_FLAGS:
                 reason = DISQUALIFYING_FLAGS[flag]
                 break
+        if reason is None and places is not None:
+            reason = _outside(ev, places.get(ev.employee_id, []), tz)
         out[ev.employee_id].append(Punch(at=ev.captured_at, valid=reason is None, reason=reason, ref=ev.key))
     for punches in out.values():
         punches.sort(key=lambda p: p.at)

@@ -5,8 +5,8 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.api.auth import Principal, current, require, scope_employee, scope_opd
 from hub.api.errors import ApiError
-from hub.api.schemas import DutyIn, EmployeeIn, EmployeePatch, HolidayIn, LeaveIn, OpdIn, Page, UserIn
-from hub.master import DutyOrder, Employee, Holiday, Leave, Opd, User, _jsonable, hash_password
+from hub.api.schemas import DutyIn, EmployeeIn, EmployeePatch, HolidayIn, LeaveIn, OpdIn, Page, SiteIn, UserIn
+from hub.master import DutyOrder, Employee, Holiday, Leave, Opd, Site, User, _jsonable, hash_password
 
 router = APIRouter()
 
@@ -108,6 +108,17 @@ def _span_endpoints(path: str, model, schema, label: str) -> None:
 
 _span_endpoints("leave", Leave, LeaveIn, "leave (cuti)")
 _span_endpoints("duty-orders", DutyOrder, DutyIn, "duty orders (surat perintah tugas)")
+
+
+@router.get("/sites", summary="Office sites with their geofence radius")
+def list_sites(request: Request, opd: str | None = None, p: Principal = Depends(current)) -> list[dict]:
+    scope = None if p.role == "employee" else scope_opd(p, opd)
+    return [_jsonable(x) for x in _master(request).list(Site, opd_code=scope)]
+
+
+@router.post("/sites", status_code=201, summary="Add an office site and its geofence radius (admin)")
+def add_site(body: SiteIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
+    return _add(request, p.username, Site(**body.model_dump()))
 
 
 @router.get("/holidays", summary="City holidays and cuti bersama (on top of the national list)")
