@@ -7,11 +7,14 @@ import signal
 import threading
 import time
 
+import numpy as np
+
 from edge.agent import EdgeAgent
 from edge.capture.factory import open_source
 from edge.clock import ClockGuard
 from edge.config import EdgeSettings
 from edge.decide.visits import DecisionPolicy, VisitDecider
+from edge.gallery_sync import apply_update
 from edge.gps.reader import FixedSite, GpsdReader, GpsProvider
 from edge.infer.gallery import Gallery
 from edge.infer.liveness import PlanarityCheck
@@ -53,22 +56,25 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
     if not settings.key_path.is_file():
         raise SetupError(f"no device key at {settings.key_path}: provision the device with "
                          f"'hadir device provision {settings.device_id}' and copy its bundle here")
-    if not settings.gallery_path.is_file():
-        raise SetupError(f"no gallery at {settings.gallery_path}: enrol with 'hadir-edge enroll' or wait for "
-                         "the hub to push one")
     key = load_private_key(settings.key_path)
-    gallery = Gallery.load(settings.gallery_path)
     rec = settings.recognition
     live = rec.liveness == "planarity"
     pipeline = FacePipeline(detector=rec.detector, threads=rec.threads, mesh=live)
+    if settings.gallery_path.is_file():
+        gallery = Gallery.load(settings.gallery_path)
+    else:
+        log.warning("no gallery at %s yet: every face is 'unknown' until the hub pushes one", settings.gallery_path)
+        gallery = Gallery(pipeline.model_id, 0, [], np.zeros((0, pipeline.embedder.dim), np.float32))
     policy = DecisionPolicy(accept=rec.accept, unknown_below=rec.unknown_below, min_margin=rec.min_margin,
                             min_frames=rec.min_frames, cooldown_s=rec.cooldown_s,
                             liveness_frames=rec.liveness_frames if live else 0)
     outbox = Outbox(settings.outbox_path)
+    decider = VisitDecider(gallery, policy, pipeline.model_id)
     link = DeviceLink(settings.mqtt, settings.device_id, outbox, model_id=gallery.model_id,
-                      gallery_version=gallery.version)
+                      gallery_version=gallery.version,
+                      on_gallery=lambda update: apply_update(update, decider, settings.gallery_path))
     gps = gps_provider(settings)
-    agent = EdgeAgent(settings.device_id, pipeline, VisitDecider(gallery, policy, pipeline.model_id), outbox, key,
+    agent = EdgeAgent(settings.device_id, pipeline, decider, outbox, key,
                       kind=settings.kind, clock_source=settings.clock_source, gps=gps,
                       on_event=lambda e: link.notify(),
                       clock_guard=ClockGuard(settings.clock_source, last_event_at=outbox.last_captured_at()),

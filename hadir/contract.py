@@ -19,6 +19,8 @@ CONTRACT_VERSION = 1
 TOPIC_ROOT = "absensi/v1"
 # A walk-past event is ~1 KB; 16 KiB leaves room for growth and still refuses junk early.
 MAX_PAYLOAD_BYTES = 16 * 1024
+# A gallery (hub -> device) holds every template of a site: 10,000 templates x 128 floats is ~7 MB in base64.
+MAX_GALLERY_BYTES = 32 * 1024 * 1024
 GENESIS_HASH = "0" * 64
 
 DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
@@ -217,11 +219,25 @@ class Telemetry(_Strict):
     _tz = field_validator("at")(_utc)
 
 
+class GalleryUpdate(_Strict):
+    """Hub -> device (down/gallery): the complete gallery for the device's site(s), replacing the old one.
+    The device applies it only if `model_id` is its own embedder, then reports `gallery_version` in its state."""
+
+    schema_version: Literal[1] = 1
+    device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+    version: int = Field(ge=1)
+    model_id: str = Field(min_length=1, max_length=64)
+    dim: int = Field(ge=1, le=4096)
+    ids: list[str] = Field(max_length=200_000)
+    templates_b64: str = Field(description="float32 little-endian, len(ids) x dim, base64")
+
+
 _MODELS: dict[Channel, type[_Strict]] = {
     Channel.EVENT: AttendanceEvent,
     Channel.STATE: DeviceState,
     Channel.TELEMETRY: Telemetry,
     Channel.ACK: Ack,
+    Channel.GALLERY: GalleryUpdate,
 }
 
 
@@ -251,16 +267,17 @@ def parse(topic_name: str, payload: bytes, expect: Literal["up", "down"] | None 
     Raises ContractError with reason one of: oversize, bad_topic, malformed_json, not_an_object,
     schema_version, invalid, device_mismatch.
     """
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ContractError("oversize", f"{len(payload)} bytes > limit {MAX_PAYLOAD_BYTES}")
+    if len(payload) > MAX_GALLERY_BYTES:
+        raise ContractError("oversize", f"{len(payload)} bytes > limit {MAX_GALLERY_BYTES}")
     try:
         device_id, channel = parse_topic(topic_name)
     except ValueError as exc:
         raise ContractError("bad_topic", str(exc)) from None
+    limit = MAX_GALLERY_BYTES if channel is Channel.GALLERY else MAX_PAYLOAD_BYTES
+    if len(payload) > limit:
+        raise ContractError("oversize", f"{len(payload)} bytes > limit {limit}")
     if expect and not channel.value.startswith(expect + "/"):
         raise ContractError("bad_topic", f"{channel.value} is not an {expect}link channel")
-    if channel not in _MODELS:
-        raise ContractError("bad_topic", f"channel {channel.value} carries no contract payload")
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:

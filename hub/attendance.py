@@ -81,9 +81,16 @@ class Attendance:
         """The live board: who has checked in, when, and the code so far (check-out may still come)."""
         today = now.astimezone(self.tz).date()
         results = dict(self.days(today, today, opd_code))
+        start = datetime.combine(today, time.min, self.tz)
+        seen: dict[str, tuple[datetime, str]] = {}
+        for item in self.store.between(start, start + timedelta(days=1)):
+            ev = item.event
+            if ev.employee_id and (ev.employee_id not in seen or ev.captured_at > seen[ev.employee_id][0]):
+                seen[ev.employee_id] = (ev.captured_at, ev.key)
         board = []
         for emp in self.master.employees(opd_code):
             day = results.get(emp.nip)
+            last = seen.get(emp.nip)
             board.append({
                 "nip": emp.nip, "nama": emp.name, "opd": emp.opd_code,
                 "hari_kerja": day is not None,
@@ -92,5 +99,8 @@ class Attendance:
                 "terlambat_menit": day.late_min if day else 0,
                 "kode": day.code if day else "LIBUR",
                 "event": day.checkin.ref if day and day.checkin else None,
+                # Latest recognition today, whether or not it falls in a check-in/out window.
+                "terakhir_terlihat": last[0].astimezone(self.tz).strftime("%H:%M") if last else None,
+                "event_terakhir": last[1] if last else None,
             })
         return board

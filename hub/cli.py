@@ -100,6 +100,45 @@ def register_device(
 
 
 @app.command()
+def enroll(
+    photos: Path = typer.Argument(..., exists=True, help="A folder of <NIP>/<photos>, or a ZIP of photos with "
+                                                         "nip.csv (columns: file,nip)."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Bulk enrolment: make encrypted templates with the devices' model; report why each refused photo was refused."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from edge.infer.pipeline import FacePipeline
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.enrolment import Enrolment, enrol_many, photos_from_folder, photos_from_zip, template_key
+    from hub.master import MasterData
+
+    settings = load_settings(HubSettings, config)
+    try:
+        items = photos_from_zip(photos.read_bytes()) if photos.is_file() else photos_from_folder(photos)
+    except (ValueError, OSError) as exc:
+        console.print(f"[red]Cannot read {photos}:[/red] {exc}")
+        raise typer.Exit(2) from None
+    enrolment = Enrolment(MasterData(settings.master_db), template_key(settings.data_dir / "templates.key"),
+                          FacePipeline(threads=2))
+    with Progress(console=console) as progress:
+        task = progress.add_task("Enrolling", total=len(items))
+        reports = enrol_many(enrolment, "cli", items, lambda: progress.advance(task))
+    table = Table(title="Laporan kualitas foto")
+    for col in ("NIP", "foto", "hasil"):
+        table.add_column(col)
+    for r in reports:
+        table.add_row(r.employee_id, r.path, r.reason if r.accepted else f"[red]ditolak: {r.reason}")
+    console.print(table)
+    accepted = sum(r.accepted for r in reports)
+    version = enrolment.bump_version() if accepted else enrolment.version()
+    console.print(f"{accepted} of {len(reports)} photos enrolled; gallery version {version}. The running hub sends "
+                  "it to devices on POST /devices/galleries/push (or the next enrolment through the API).")
+
+
+@app.command()
 def verify_chain(
     device_id: str,
     start: datetime = typer.Option(None, "--from", help="First capture time (ISO, with zone)."),

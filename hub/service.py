@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hadir.contract import Channel, topic
 from hadir.mqtt import MqttSettings
 from hub.broker import EmbeddedBroker
 from hub.config import HubSettings
@@ -61,13 +62,37 @@ class Hub:
             self._master = MasterData(self.settings.master_db)
         return self._master
 
+    @property
+    def enrolment(self):  # noqa: ANN201 - loads the face models on first use only
+        if getattr(self, "_enrolment", None) is None:
+            from edge.infer.pipeline import FacePipeline
+            from hub.enrolment import Enrolment, template_key
+
+            self._enrolment = Enrolment(self.master, template_key(self.settings.data_dir / "templates.key"),
+                                        FacePipeline(threads=2))
+        return self._enrolment
+
+    def push_galleries(self) -> int:
+        """Send every active device the current gallery of its OPD (all templates if it has no OPD)."""
+        if not self.workers:
+            return 0
+        sent = 0
+        for device in self.registry.all():
+            if device.revoked:
+                continue
+            update = self.enrolment.update_for(device.device_id, device.opd)
+            self.workers[0].client.publish(topic(device.device_id, Channel.GALLERY), update.model_dump_json(), qos=1)
+            sent += 1
+        return sent
+
     def api(self):  # noqa: ANN201 - FastAPI app, imported lazily (the hub runs without the API too)
         from hub.api.app import api_secret, create_app
         from hub.tpp.policy import load_policy
 
         return create_app(store=self.store, master=self.master, registry=self.registry,
                           policy=load_policy(self.settings.policy), metrics=self.metrics,
-                          secret=api_secret(self.settings.data_dir), broadcaster=self.broadcaster)
+                          secret=api_secret(self.settings.data_dir), broadcaster=self.broadcaster,
+                          enrolment=lambda: self.enrolment, push_galleries=self.push_galleries)
 
     @property
     def mqtt(self) -> MqttSettings:

@@ -86,7 +86,7 @@ def test_payload_on_another_devices_topic_is_refused():
                                   "absensi/v1/BAD/up/event", "absensi/v1/pi-test-01/down/gallery"])
 def test_wrong_topics_are_refused(name):
     with pytest.raises(ContractError) as info:
-        parse(name, GOOD.to_bytes())
+        parse(name, GOOD.to_bytes(), "up")  # as the hub reads them
     assert info.value.reason == "bad_topic"
 
 

@@ -15,6 +15,7 @@ class Embedder:
     def __init__(self, threads: int = 1):
         self.model = load(self.model_id, threads)
         self.chip_size = self.model.input_shape[1]
+        self.dim = int(self.model.outputs[0]["shape"][-1])
 
     def embed(self, chip_rgb: np.ndarray) -> np.ndarray:
         # The graph subtracts its mean and scales by itself: feed RGB 0..255.

@@ -11,11 +11,12 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
 from edge.outbox.store import Outbox
-from hadir.contract import Ack, Channel, ContractError, DeviceState, Telemetry, parse, topic, utcnow
+from hadir.contract import Ack, Channel, ContractError, DeviceState, GalleryUpdate, Telemetry, parse, topic, utcnow
 from hadir.mqtt import MqttSettings, connect, make_client
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,11 @@ log = logging.getLogger(__name__)
 class DeviceLink:
     def __init__(self, settings: MqttSettings, device_id: str, outbox: Outbox, *, software: str = "hadir",
                  model_id: str = "", gallery_version: int = 0, resend_after_s: float = 10.0,
-                 batch: int = 200):
+                 batch: int = 200, on_gallery: Callable[[GalleryUpdate], bool] | None = None):
         self.settings, self.device_id, self.outbox = settings, device_id, outbox
         self.resend_after_s, self.batch = resend_after_s, batch
         self.model_id, self.gallery_version, self.software = model_id, gallery_version, software
+        self.on_gallery = on_gallery
         self.client = make_client(settings, client_id=device_id)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -50,6 +52,7 @@ class DeviceLink:
             log.error("broker refused %s: %s", self.device_id, reason_code)
             return
         client.subscribe(topic(self.device_id, Channel.ACK), qos=1)
+        client.subscribe(topic(self.device_id, Channel.GALLERY), qos=1)
         client.publish(topic(self.device_id, Channel.STATE), self._state("online"), qos=1, retain=True)
         self.connected.set()
         self._wake.set()
@@ -59,6 +62,12 @@ class DeviceLink:
             _, channel, ack = parse(message.topic, message.payload, "down")
         except ContractError as exc:
             log.warning("ignored message on %s: %s", message.topic, exc)
+            return
+        if channel is Channel.GALLERY and isinstance(ack, GalleryUpdate):
+            if self.on_gallery and self.on_gallery(ack):
+                # Confirm to the hub which gallery this device now runs.
+                self.gallery_version = ack.version
+                client.publish(topic(self.device_id, Channel.STATE), self._state("online"), qos=1, retain=True)
             return
         if channel is Channel.ACK and isinstance(ack, Ack):
             # Rejected events are final (the hub will never store them): drop them and remember why.

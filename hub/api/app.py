@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from hub.api import errors
 from hub.api.routes import attendance, devices, stream, system
+from hub.api.routes import enrolment as enrolment_routes
 from hub.api.routes import master as master_routes
 from hub.attendance import Attendance
+from hub.enrolment import Enrolment
 from hub.ingest.metrics import IngestMetrics
 from hub.live import Broadcaster
 from hub.master import MasterData
@@ -30,7 +33,9 @@ def api_secret(data_dir: Path) -> bytes:
 
 
 def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistry, policy: Policy,
-               metrics: IngestMetrics, secret: bytes, broadcaster: Broadcaster | None = None) -> FastAPI:
+               metrics: IngestMetrics, secret: bytes, broadcaster: Broadcaster | None = None,
+               enrolment: Callable[[], Enrolment] | None = None,
+               push_galleries: Callable[[], int] | None = None) -> FastAPI:
     app = FastAPI(title="Hadir hub API", version="1",
                   description="Attendance and TPP for Pemerintah Kota Ambon. Times in WIT (Asia/Jayapura); "
                               "labels for officers in Bahasa Indonesia.")
@@ -38,7 +43,8 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
     app.state.policy, app.state.metrics, app.state.secret = policy, metrics, secret
     app.state.attendance = Attendance(store, master, policy)
     app.state.broadcaster = broadcaster or Broadcaster()
+    app.state.enrolment, app.state.push_galleries = enrolment, push_galleries or (lambda: 0)
     errors.install(app)
-    for module in (system, master_routes, attendance, devices, stream):
+    for module in (system, master_routes, enrolment_routes, attendance, devices, stream):
         app.include_router(module.router)
     return app
