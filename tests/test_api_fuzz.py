@@ -9,8 +9,10 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from edge.infer.pipeline import FacePipeline
 from hub.api.app import create_app
 from hub.api.auth import Principal, issue_token
+from hub.enrolment import Enrolment, template_key
 from hub.ingest.metrics import IngestMetrics
 from hub.master import Employee, MasterData, Opd
 from hub.registry import DeviceRegistry
@@ -23,9 +25,18 @@ _master.add("setup", Opd(code="DINKES", name="Dinas Kesehatan"))
 _master.add("setup", Employee(nip="198703122010011001", name="Ani", opd_code="DINKES", tpp_base=5_000_000,
                               start=date(2026, 11, 1)))
 SECRET = b"fuzz-secret"
+_enrolment: list[Enrolment] = []
+
+
+def enrolment() -> Enrolment:
+    if not _enrolment:
+        _enrolment.append(Enrolment(_master, template_key(_dir / "templates.key"), FacePipeline()))
+    return _enrolment[0]
+
+
 APP = create_app(store=SqliteEventStore(_dir / "events.sqlite"), master=_master,
                  registry=DeviceRegistry(_dir / "devices.sqlite"), policy=load_policy(), metrics=IngestMetrics(),
-                 secret=SECRET)
+                 secret=SECRET, enrolment=enrolment)
 HEADERS = [{"Authorization": f"Bearer {issue_token(SECRET, p)}"}
            for p in (Principal("admin", "admin"), Principal("kadis", "opd", "DINKES"))]
 
