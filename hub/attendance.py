@@ -51,12 +51,12 @@ class Attendance:
         days = month_days(month)
         punches = self._punches(days[0], days[-1])
         extra = self.master.holidays()
+        staff = [e for e in self.master.employees(opd_code) if not nip or e.nip == nip]
+        excuses = self.master.excuses_by_nip({e.nip for e in staff})
         out = []
-        for emp in self.master.employees(opd_code):
-            if nip and emp.nip != nip:
-                continue
+        for emp in staff:
             rule = emp.rule()
-            resolved = resolve_month(self.policy, rule, month, punches.get(emp.nip, []), self.master.excuses(emp.nip),
+            resolved = resolve_month(self.policy, rule, month, punches.get(emp.nip, []), excuses.get(emp.nip, []),
                                      extra, until=until)
             out.append(compute_tpp(self.policy, rule, month, resolved, (productivity or {}).get(emp.nip, 1.0)))
         return out
@@ -65,11 +65,11 @@ class Attendance:
              ) -> list[tuple[str, DayResult]]:
         punches = self._punches(start, end)
         hols = holiday_set(self.policy, {start.year, end.year}, self.master.holidays())
+        staff = [e for e in self.master.employees(opd_code) if not nip or e.nip == nip]
+        by_nip = self.master.excuses_by_nip({e.nip for e in staff})
         out = []
-        for emp in self.master.employees(opd_code):
-            if nip and emp.nip != nip:
-                continue
-            rule, excuses = emp.rule(), self.master.excuses(emp.nip)
+        for emp in staff:
+            rule, excuses = emp.rule(), by_nip.get(emp.nip, [])
             day = start
             while day <= end:
                 if is_working_day(self.policy, rule, day, hols):

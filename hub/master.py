@@ -192,6 +192,18 @@ class MasterData:
                     for x in s.scalars(select(DutyOrder).where(DutyOrder.nip == nip))]
         return leave + duty
 
+    def excuses_by_nip(self, nips: set[str] | None = None) -> dict[str, list[Excuse]]:
+        """All leave and duty orders in two queries (one per table), grouped by NIP."""
+        out: dict[str, list[Excuse]] = {}
+        with self.session() as s:
+            for x in s.scalars(select(Leave)):
+                if nips is None or x.nip in nips:
+                    out.setdefault(x.nip, []).append(Excuse("leave", x.start, x.end, x.type, f"leave:{x.id}"))
+            for x in s.scalars(select(DutyOrder)):
+                if nips is None or x.nip in nips:
+                    out.setdefault(x.nip, []).append(Excuse("duty", x.start, x.end, x.number, f"duty:{x.id}"))
+        return out
+
     def holidays(self) -> list[date]:
         with self.session() as s:
             return [h.day for h in s.scalars(select(Holiday))]

@@ -6,6 +6,7 @@ Pure functions over plain data: no database, no clock, no network. Recompute any
 from __future__ import annotations
 
 import calendar
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -233,8 +234,19 @@ def resolve_month(policy: Policy, employee: Employee, month: str, punches: Seque
     """Every working day of the month for one employee (up to `until`, inclusive, when given)."""
     days = month_days(month)
     hols = holiday_set(policy, {days[0].year}, extra_holidays)
-    return [resolve_day(policy, employee, d, punches, excuses) for d in days
-            if (until is None or d <= until) and is_working_day(policy, employee, d, hols)]
+    ordered = sorted(punches, key=lambda p: p.at)
+    stamps = [p.at.timestamp() for p in ordered]
+    tz = ZoneInfo(policy.timezone)
+    out = []
+    for d in days:
+        if (until is not None and d > until) or not is_working_day(policy, employee, d, hols):
+            continue
+        # Hand each day only the punches near it (a day and a half either side covers overnight shifts).
+        lo = datetime.combine(d - timedelta(days=1), time(12), tz).timestamp()
+        hi = datetime.combine(d + timedelta(days=2), time(12), tz).timestamp()
+        near = ordered[bisect_left(stamps, lo):bisect_right(stamps, hi)]
+        out.append(resolve_day(policy, employee, d, near, excuses))
+    return out
 
 
 def local_time(value: datetime, policy: Policy) -> time:
