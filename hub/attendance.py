@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from hadir.geo import Place
 from hub.master import DutyOrder, MasterData, Site
 from hub.store.base import EventStore
 from hub.tpp.compute import TppResult, compute_tpp
-from hub.tpp.geofence import Place
 from hub.tpp.policy import Policy
 from hub.tpp.punches import punches_by_employee
 from hub.tpp.resolve import DayResult, holiday_set, is_working_day, month_days, resolve_day, resolve_month

@@ -87,6 +87,11 @@ class DeviceRegistry:
         with self._lock:
             self._db.execute("UPDATE devices SET last_seen = ? WHERE device_id = ?", (at.isoformat(), device_id))
 
+    def online_count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM devices WHERE state = 'online' AND revoked_at IS NULL"
+                                    ).fetchone()[0]
+
     def all(self) -> list[Device]:
         with self._lock:
             rows = self._db.execute(

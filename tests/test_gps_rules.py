@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from helpers import T0, event
 
 from hadir.contract import EventKind, GpsFix
+from hadir.geo import Place, distance_m, inside_any
 from hub.ingest.gps_checks import GpsHistory
 from hub.store.base import StoredEvent
-from hub.tpp.geofence import Place, distance_m, inside_any
 from hub.tpp.punches import punches_by_employee
 
 BALAI_KOTA = (-3.6954, 128.1814)
@@ -66,3 +66,14 @@ def test_copied_coordinates_and_impossible_jumps_are_flagged(tmp_path):
     assert history.check(walk) == [] and history.check(drive) == []
     terminal = event("pi-x-01", 1, gps=GpsFix(lat=-3.6954321, lon=128.1814321, mode=3, sats_used=0, fixed_site=True))
     assert history.check(terminal) == []
+
+
+def test_device_feedback_in_bahasa_indonesia():
+    from edge.gps.feedback import feedback
+
+    office = [Place(*BALAI_KOTA, 100, "Balai Kota")]
+    day = date(2026, 11, 24)
+    assert feedback(fix(-3.69545, 128.18145), office, day) == (True, "Lokasi sesuai: Balai Kota.")
+    ok, msg = feedback(fix(-3.70, 128.19), office, day)
+    assert not ok and msg.startswith("Di luar radius: ") and "Balai Kota (batas 100 m)" in msg
+    assert feedback(None, office, day)[0] is False

@@ -123,3 +123,19 @@ def test_revoked_device_is_refused_after_the_broker_reloads_the_crl(city, tmp_pa
             _try_connect(settings, "pi-lost-01")
     finally:
         restarted.stop()
+
+
+def test_stolen_certificate_does_not_let_a_device_sign_for_another(city, tmp_path):
+    """Device A holding device B's certificate can reach B's topic, but cannot sign as B: refused."""
+    ca, broker, hub, _ = city
+    bundle_b = provision_device(ca, "pi-b-02", tmp_path / "b", broker_port=broker.port)
+    hub.registry.register("pi-b-02", bundle_b.public_key)
+    key_a = load_private_key(provision_device(ca, "pi-a-01", tmp_path / "a", broker_port=broker.port).folder
+                             / "signing.key")
+    outbox = Outbox(tmp_path / "stolen.sqlite", min_free_mb=1, alarm_free_mb=2)
+    outbox.append(lambda seq, prev: sign_event(event("pi-b-02", seq, prev, None), key_a))
+    link = DeviceLink(device_settings(bundle_b.folder, broker.port), "pi-b-02", outbox).start()
+    assert link.wait_drained(20)  # the hub answered: rejected for good, so the device drops it
+    link.stop()
+    assert link.rejected == {"pi-b-02:1": "bad_signature"}
+    assert hub.store.count() == 0 and hub.metrics.rejected_counts() == {"bad_signature": 1}

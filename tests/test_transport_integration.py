@@ -64,6 +64,7 @@ def test_every_event_is_stored_exactly_once_and_acknowledged(hub, tmp_path):
     fill(outbox, key, 300)
     link.start()
     assert link.wait_drained(60), f"{outbox.depth()} events never acknowledged"
+    assert hub.metrics.online._value.get() == 1  # the birth message was seen
     link.stop()
     stored = hub.store.device_events(DEV)
     print(f"\nbroker={'embedded amqtt' if hub.broker else 'mosquitto'} store={hub.settings.store}: "

@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hadir.contract import AttendanceEvent
-from hub.tpp.geofence import distance_m
+from hadir.geo import distance_m
 
 WIT = ZoneInfo("Asia/Jayapura")
 

@@ -83,6 +83,7 @@ class Ingest:
             self.metrics.received.labels(channel.name.lower()).inc()
             if isinstance(model, DeviceState):
                 self.registry.record_state(model, msg.received_at)
+                self.metrics.online.set(self.registry.online_count())
                 continue
             if isinstance(model, Telemetry):
                 self.registry.record_telemetry(model, msg.received_at)

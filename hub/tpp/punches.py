@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from hadir.contract import EventKind
+from hadir.geo import Place, inside_any
 from hub.store.base import StoredEvent
-from hub.tpp.geofence import Place, inside_any
 from hub.tpp.resolve import Punch
 
 WIT = ZoneInfo("Asia/Jayapura")

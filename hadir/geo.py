@@ -1,4 +1,7 @@
-"""Is a fix inside one of the places an employee may check in at (office sites, duty-order destinations)?"""
+"""Is a fix inside one of the places an employee may check in at (office sites, duty-order destinations)?
+
+Shared by the device (immediate feedback to the person checking in) and the hub (which decides).
+"""
 
 from __future__ import annotations
 
