@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from hadir.geo import Place
 from hub.master import DutyOrder, MasterData, Site
 from hub.store.base import EventStore
-from hub.tpp.compute import TppResult, compute_tpp
+from hub.tpp.compute import TppResult, compute_tpp, pp94_report
 from hub.tpp.policy import Policy
 from hub.tpp.punches import punches_by_employee
-from hub.tpp.resolve import DayResult, holiday_set, is_working_day, month_days, resolve_day, resolve_month
+from hub.tpp.resolve import DayResult, Punch, holiday_set, is_working_day, month_days, resolve_day, resolve_month
 
 
 @dataclass
@@ -44,7 +44,27 @@ class Attendance:
         # A margin of a day either side: overnight shifts and late check-outs cross midnight.
         lo = datetime.combine(start - timedelta(days=1), time.min, self.tz)
         hi = datetime.combine(end + timedelta(days=2), time.min, self.tz)
-        return punches_by_employee(self.store.between(lo, hi), self.places(), self.tz)
+        punches = punches_by_employee(self.store.between(lo, hi), self.places(), self.tz)
+        for c in self.master.corrections(lo, hi):
+            punches.setdefault(c.nip, []).append(Punch(c.at, ref=f"correction:{c.id}"))
+        for items in punches.values():
+            items.sort(key=lambda p: p.at)
+        return punches
+
+    def pp94(self, year: int, opd_code: str | None, today: date) -> list[dict]:
+        """PP 94/2021: cumulative TK days of the year so far per employee, and the step reached."""
+        months = [f"{year}-{m:02d}" for m in range(1, 13) if date(year, m, 1) <= today]
+        by_nip: dict[str, list] = {}
+        for month in months:
+            until = today if month == today.strftime("%Y-%m") else None
+            for r in self.month(month, opd_code, until=until):
+                by_nip.setdefault(r.nip, []).extend(r.days)
+        out = []
+        for nip, days in by_nip.items():
+            report = pp94_report(self.policy, nip, days)
+            out.append({"nip": nip, "tahun": year, "hari_tk": report.tk_days, "tk_berturut_terpanjang":
+                        report.longest_streak, "tingkat_pp94": report.action})
+        return out
 
     def month(self, month: str, opd_code: str | None = None, nip: str | None = None,
               productivity: dict[str, float] | None = None, until: date | None = None) -> list[TppResult]:
@@ -55,7 +75,7 @@ class Attendance:
         excuses = self.master.excuses_by_nip({e.nip for e in staff})
         out = []
         for emp in staff:
-            rule = emp.rule()
+            rule = emp.rule(self.policy.shifts)
             resolved = resolve_month(self.policy, rule, month, punches.get(emp.nip, []), excuses.get(emp.nip, []),
                                      extra, until=until)
             out.append(compute_tpp(self.policy, rule, month, resolved, (productivity or {}).get(emp.nip, 1.0)))
@@ -69,7 +89,7 @@ class Attendance:
         by_nip = self.master.excuses_by_nip({e.nip for e in staff})
         out = []
         for emp in staff:
-            rule, excuses = emp.rule(), by_nip.get(emp.nip, [])
+            rule, excuses = emp.rule(self.policy.shifts), by_nip.get(emp.nip, [])
             day = start
             while day <= end:
                 if is_working_day(self.policy, rule, day, hols):

@@ -100,6 +100,19 @@ def register_device(
 
 
 @app.command()
+def migrate(config: Path = typer.Option(None, help="Hub config file (TOML).")) -> None:
+    """Bring the master-data database schema up to date (Alembic; safe to run on every upgrade)."""
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.migrate import upgrade
+
+    settings = load_settings(HubSettings, config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.master_db)
+    console.print(f"Master data schema is at the latest revision ({settings.master_db}).")
+
+
+@app.command()
 def enroll(
     photos: Path = typer.Argument(..., exists=True, help="A folder of <NIP>/<photos>, or a ZIP of photos with "
                                                          "nip.csv (columns: file,nip)."),

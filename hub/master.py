@@ -52,9 +52,11 @@ class Employee(Base):
     tpp_base: Mapped[int] = mapped_column(Integer, default=0)
     start: Mapped[date | None] = mapped_column(Date, nullable=True)
     end: Mapped[date | None] = mapped_column(Date, nullable=True)
+    shift: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a [shifts.<name>] of the policy
 
-    def rule(self) -> RuleEmployee:
-        return RuleEmployee(self.nip, self.name, self.tpp_base, self.opd_code, self.start, self.end)
+    def rule(self, shifts: dict | None = None) -> RuleEmployee:
+        schedule = (shifts or {}).get(self.shift) if self.shift else None
+        return RuleEmployee(self.nip, self.name, self.tpp_base, self.opd_code, self.start, self.end, schedule)
 
 
 class Leave(Base):
@@ -79,6 +81,18 @@ class DutyOrder(Base):
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     radius_m: Mapped[float] = mapped_column(Float, default=200.0)
+
+
+class Correction(Base):
+    """A punch added by hand (broken terminal, power cut), with who approved it and why: it counts like a
+    recognised event and is shown as `correction:<id>` wherever it is used."""
+
+    __tablename__ = "correction"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nip: Mapped[str] = mapped_column(ForeignKey("employee.nip"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(300))
 
 
 class Holiday(Base):
@@ -203,6 +217,16 @@ class MasterData:
                 if nips is None or x.nip in nips:
                     out.setdefault(x.nip, []).append(Excuse("duty", x.start, x.end, x.number, f"duty:{x.id}"))
         return out
+
+    def corrections(self, start: datetime, end: datetime) -> list[Correction]:
+        """Corrections in [start, end). Times are kept in UTC (SQLite keeps no zone), returned zone-aware."""
+        lo, hi = (t.astimezone(timezone.utc).replace(tzinfo=None) for t in (start, end))
+        with self.session() as s:
+            rows = list(s.scalars(select(Correction).where(Correction.at >= lo, Correction.at < hi)))
+        for c in rows:
+            if c.at.tzinfo is None:
+                c.at = c.at.replace(tzinfo=timezone.utc)
+        return rows
 
     def holidays(self) -> list[date]:
         with self.session() as s:

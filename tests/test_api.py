@@ -253,3 +253,38 @@ def test_geofence_from_sites_decides_which_check_ins_count(api):
     day = api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24", "end": "2026-11-24"}).json()[0]
     assert day["masuk"] is None and day["pulang"] == "16:10" and day["kode"] == "TL4"
     assert day["diabaikan"] == [{"event": "hp-dinkes-09:1", "alasan": "di luar radius lokasi"}]
+
+
+def test_corrections_count_with_their_approver_and_are_traceable(api):
+    h = login(api, "kadis-dinkes")
+    r = api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-24T07:25:00+09:00",
+                                                   "approved_by": "Kepala Dinas", "reason": "terminal mati listrik"})
+    assert r.status_code == 201
+    bad = api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-24T07:25:00", "approved_by": "x",
+                                                     "reason": "tanpa zona waktu"})
+    assert bad.status_code == 422
+    other = api.post("/corrections", headers=h, json={"nip": C, "at": "2026-11-24T07:25:00+09:00",
+                                                       "approved_by": "x", "reason": "bukan stafnya"})
+    assert other.status_code == 403
+    day = api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24", "end": "2026-11-24"}).json()[0]
+    assert day["masuk"] == "07:25" and day["event_masuk"] == f"correction:{r.json()['id']}"
+
+
+def test_night_shift_from_the_policy(api):
+    h = login(api, "admin")
+    assert api.patch(f"/employees/{B}", headers=h, json={"shift": "sore"}).status_code == 422
+    assert api.patch(f"/employees/{B}", headers=h, json={"shift": "malam"}).status_code == 200
+    api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-24T21:55:00+09:00", "approved_by": "x",
+                                              "reason": "uji shift malam"})
+    api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-25T06:05:00+09:00", "approved_by": "x",
+                                              "reason": "uji shift malam"})
+    day = api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24", "end": "2026-11-24"}).json()[0]
+    assert (day["masuk"], day["pulang"], day["kode"]) == ("21:55", "06:05", "HADIR")
+
+
+def test_pp94_yearly_report(api):
+    r = api.get("/discipline/pp94", headers=login(api, "bpkad"), params={"year": 2026, "opd": "DINKES"})
+    rows = {x["nip"]: x for x in r.json()}
+    # Employees started on 1 November: every working day without a punch up to today is TK.
+    assert rows[A]["hari_tk"] >= 1 and rows[A]["tingkat_pp94"] is not None
+    assert api.get("/discipline/pp94", headers=login(api, "ani"), params={"year": 2026}).status_code == 403

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -39,6 +39,7 @@ class EmployeeIn(_In):
     tpp_base: int = Field(ge=0, le=1_000_000_000)
     start: date | None = None
     end: date | None = None
+    shift: str | None = Field(default=None, max_length=32, description="a [shifts.<name>] of the policy")
 
 
 class EmployeePatch(_In):
@@ -48,6 +49,7 @@ class EmployeePatch(_In):
     tpp_base: int | None = Field(default=None, ge=0, le=1_000_000_000)
     start: date | None = None
     end: date | None = None
+    shift: str | None = Field(default=None, max_length=32)
 
 
 class _Span(_In):
@@ -84,6 +86,21 @@ class SiteIn(_In):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     radius_m: float = Field(100.0, gt=0, le=100_000)
+
+
+class CorrectionIn(_In):
+    nip: str = NIP
+    at: datetime = Field(description="the punch time, with its zone (e.g. 2026-11-24T07:25:00+09:00)")
+    approved_by: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=5, max_length=300)
+
+    @model_validator(mode="after")
+    def _zone(self) -> CorrectionIn:
+        if self.at.tzinfo is None:
+            raise ValueError("at: give a time zone (+09:00 for WIT)")
+        if not 1900 <= self.at.year <= 2099:
+            raise ValueError("at: year out of range")
+        return self
 
 
 class HolidayIn(_In):

@@ -98,6 +98,7 @@ class Policy(_Model):
     timezone: str = "Asia/Jayapura"
     windows: Windows = Windows()
     schedule: dict[str, WorkDay]
+    shifts: dict[str, dict[str, WorkDay]] = Field(default_factory=dict)  # named schedules, e.g. night guards
     ramadan: list[Ramadan] = Field(default_factory=list)
     holidays: Holidays = Holidays()
     late: list[Band]
@@ -111,7 +112,7 @@ class Policy(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Policy:
-        for table in (self.schedule, *(r.schedule for r in self.ramadan)):
+        for table in (self.schedule, *self.shifts.values(), *(r.schedule for r in self.ramadan)):
             bad = set(table) - set(WEEKDAYS)
             if bad:
                 raise ValueError(f"unknown weekday(s) {sorted(bad)}; use {', '.join(WEEKDAYS)}")

@@ -94,6 +94,16 @@ def tpp_one(nip: str, request: Request, month: MONTH, productivity: Annotated[fl
     return _tpp_json(results[0])
 
 
+@router.get("/discipline/pp94", summary="PP 94/2021: TK days so far this year per employee and the step reached")
+def pp94(request: Request, year: Annotated[int, Query(ge=2000, le=2099)], opd: str | None = None,
+         p: Principal = Depends(require("admin", "payroll", "auditor", "opd"))) -> list[dict]:
+    today = datetime.now(timezone.utc).astimezone(_att(request).tz).date()
+    if year > today.year:
+        raise ApiError(422, "invalid", "year: in the future", "year")
+    end = today if year == today.year else date(year, 12, 31)
+    return _att(request).pp94(year, scope_opd(p, opd), end)
+
+
 HEADERS = ["NIP", "Nama", "OPD", "Bulan", "TPP Dasar (Rp)", "Jumlah Potongan (%)", "Potongan Diterapkan (%)",
            "Hari TK", "Tidak Dibayar", "TPP Diterima (Rp)"]
 

@@ -1,12 +1,25 @@
 """Master data: OPDs, employees, leave, duty orders, holidays, users. Every change is audited."""
 
+from datetime import timezone
+
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.exc import IntegrityError
 
 from hub.api.auth import Principal, current, require, scope_employee, scope_opd
 from hub.api.errors import ApiError
-from hub.api.schemas import DutyIn, EmployeeIn, EmployeePatch, HolidayIn, LeaveIn, OpdIn, Page, SiteIn, UserIn
-from hub.master import DutyOrder, Employee, Holiday, Leave, Opd, Site, User, _jsonable, hash_password
+from hub.api.schemas import (
+    CorrectionIn,
+    DutyIn,
+    EmployeeIn,
+    EmployeePatch,
+    HolidayIn,
+    LeaveIn,
+    OpdIn,
+    Page,
+    SiteIn,
+    UserIn,
+)
+from hub.master import Correction, DutyOrder, Employee, Holiday, Leave, Opd, Site, User, _jsonable, hash_password
 
 router = APIRouter()
 
@@ -52,8 +65,16 @@ def list_employees(request: Request, opd: str | None = None, page: int = Query(1
     return _page(items, page, size)
 
 
+def _check_shift(request: Request, shift: str | None) -> None:
+    shifts = request.app.state.policy.shifts
+    if shift is not None and shift not in shifts:
+        raise ApiError(422, "invalid", f"shift: {shift!r} is not a shift of the policy ({', '.join(shifts) or 'none'})",
+                       "shift")
+
+
 @router.post("/employees", status_code=201, summary="Create an employee (admin)")
 def create_employee(body: EmployeeIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
+    _check_shift(request, body.shift)
     return _add(request, p.username, Employee(**body.model_dump()))
 
 
@@ -67,6 +88,7 @@ def get_employee(nip: str, request: Request, p: Principal = Depends(current)) ->
 @router.patch("/employees/{nip}", summary="Change an employee (admin)")
 def patch_employee(nip: str, body: EmployeePatch, request: Request, p: Principal = Depends(require("admin"))) -> dict:
     _employee(request, nip)
+    _check_shift(request, body.shift)
     try:
         obj = _master(request).update(p.username, Employee, nip, body.model_dump(exclude_unset=True))
     except IntegrityError as exc:
@@ -108,6 +130,22 @@ def _span_endpoints(path: str, model, schema, label: str) -> None:
 
 _span_endpoints("leave", Leave, LeaveIn, "leave (cuti)")
 _span_endpoints("duty-orders", DutyOrder, DutyIn, "duty orders (surat perintah tugas)")
+
+
+@router.get("/corrections", summary="Punches added by hand, with approver and reason")
+def list_corrections(request: Request, opd: str | None = None, p: Principal = Depends(current)) -> list[dict]:
+    allowed = {p.nip} if p.role == "employee" else {e.nip for e in _master(request).employees(scope_opd(p, opd))}
+    return [_jsonable(c) for c in _master(request).list(Correction) if c.nip in allowed]
+
+
+@router.post("/corrections", status_code=201, summary="Add a punch by hand (admin, or an OPD user for its staff)")
+def add_correction(body: CorrectionIn, request: Request, p: Principal = Depends(require("admin", "opd"))) -> dict:
+    emp = _employee(request, body.nip)
+    if p.role == "opd" and emp.opd_code != p.opd_code:
+        raise ApiError(403, "forbidden", f"employee {body.nip} is not in OPD {p.opd_code}")
+    data = body.model_dump()
+    data["at"] = body.at.astimezone(timezone.utc).replace(tzinfo=None)  # stored as UTC
+    return _add(request, p.username, Correction(**data))
 
 
 @router.get("/sites", summary="Office sites with their geofence radius")
