@@ -25,7 +25,7 @@ from hadir.mqtt import MqttSettings
 from hadir.signing import new_key, public_key_b64
 from hadir.walkpast import Scene, Visit, render
 from hub.config import HubSettings
-from hub.enrolment import Template
+from hub.enrolment import Template, enrol_many, photos_from_folder
 from hub.master import Employee, Opd, User, hash_password
 from hub.service import Hub
 
@@ -63,13 +63,23 @@ def test_enrol_push_recognise_board_and_erase(tmp_path, mosquitto, pipeline, fac
         api = TestClient(hub.api())
         token = api.post("/auth/token", json={"username": "admin", "password": "rahasia-123"}).json()
         h = {"Authorization": f"Bearer {token['access_token']}"}
-        for nip, person in ((ANI, "person01"), (BUDI, "person08")):
-            photos = [{"name": p.name, "data_b64": base64.b64encode(p.read_bytes()).decode()}
-                      for p in sorted((faces / person).glob("*.jpg"))[:2]]
-            photos.append({"name": "rusak.jpg", "data_b64": base64.b64encode(b"bukan foto").decode()})
-            r = api.post(f"/employees/{nip}/photos", headers=h, json={"photos": photos}).json()
-            assert r["diterima"] == 2 and r["laporan"][2] == {"foto": "rusak.jpg", "diterima": False,
-                                                             "keterangan": "not a readable image"}
+        # Budi from a folder of photos (what `hadir-hub enroll DIR` does), then a push through the API.
+        folder = tmp_path / "foto" / BUDI
+        folder.mkdir(parents=True)
+        for photo in sorted((faces / "person08").glob("*.jpg"))[:2]:
+            (folder / photo.name).write_bytes(photo.read_bytes())
+        (folder / "rusak.jpg").write_bytes(b"bukan foto")
+        reports = enrol_many(hub.enrolment, "it-staff", photos_from_folder(tmp_path / "foto"))
+        assert [r.accepted for r in reports] == [True, True, False]
+        hub.enrolment.bump_version()
+        assert api.post("/devices/galleries/push", headers=h).json()["perangkat_diperbarui"] == 1
+        # Ani through the API.
+        photos = [{"name": p.name, "data_b64": base64.b64encode(p.read_bytes()).decode()}
+                  for p in sorted((faces / "person01").glob("*.jpg"))[:2]]
+        photos.append({"name": "rusak.jpg", "data_b64": base64.b64encode(b"bukan foto").decode()})
+        r = api.post(f"/employees/{ANI}/photos", headers=h, json={"photos": photos}).json()
+        assert r["diterima"] == 2 and r["laporan"][2] == {"foto": "rusak.jpg", "diterima": False,
+                                                         "keterangan": "not a readable image"}
         version = r["gallery_version"]
         assert wait_for(lambda: decider.gallery.version == version and len(decider.gallery) == 4)
         # The device confirmed the version it runs; the hub stores templates encrypted, never raw.
