@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.calibrate import OpenSet, Verification, open_set  # noqa: E402
 from edge.capture.folder_source import IMAGE_SUFFIXES, read_rgb  # noqa: E402
-from edge.decide.visits import DecisionPolicy  # noqa: E402
 from edge.infer.embed import normalise  # noqa: E402
 from edge.infer.pipeline import BadImage, FacePipeline  # noqa: E402
 
@@ -54,7 +53,7 @@ def embed_dataset(pipeline: FacePipeline, root: Path) -> tuple[list[str], list[s
             labels.append(person.name)
             files.append(str(path))
             vectors.append(face.embedding)
-    matrix = np.stack(vectors) if vectors else np.zeros((0, 128), np.float32)
+    matrix = np.stack(vectors) if vectors else np.zeros((0, pipeline.embedder.dim), np.float32)
     return labels, files, matrix, stats
 
 
@@ -104,11 +103,12 @@ def main() -> None:
     ap.add_argument("--visit-size", type=int, default=2, help="probe photos combined into one simulated visit")
     ap.add_argument("--detector", default="short", choices=["short", "full", "both"])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--embedder", default="dlib_resnet_v1", choices=["dlib_resnet_v1", "faceres", "mobileface"])
     args = ap.parse_args()
     if not args.dataset.is_dir():
         sys.exit(f"--dataset {args.dataset} is not a folder (expected DIR/<person>/<photos>)")
 
-    pipeline = FacePipeline(detector=args.detector, threads=args.threads)
+    pipeline = FacePipeline(detector=args.detector, threads=args.threads, embedder=args.embedder)
     labels, _, vectors, stats = embed_dataset(pipeline, args.dataset)
     ver = Verification.from_embeddings(labels, vectors)
     t1, t01 = ver.threshold_at_far(0.01), ver.threshold_at_far(0.001)
@@ -120,7 +120,7 @@ def main() -> None:
     f1, f01 = osi.threshold_at_fpir(0.01), osi.threshold_at_fpir(0.001)
     v_ids, v_vecs = visits(labels, probe, vectors, args.visit_size)
     vis: OpenSet = open_set(gal_ids, vectors[enrol], v_ids, v_vecs)
-    accept = DecisionPolicy().accept
+    accept = pipeline.embedder.default_accept
 
     ms = float(np.mean(stats["ms"])) if stats["ms"] else float("nan")
     rows = [

@@ -15,9 +15,11 @@ from hadir.mqtt import MqttSettings
 class Recognition(BaseModel):
     detector: Literal["short", "full", "both"] = "short"
     threads: int = Field(2, ge=1, le=16)
-    # Written by `hadir-edge calibrate` from enrolment data; see docs/accuracy.md.
-    accept: float = 0.92
-    unknown_below: float = 0.915
+    # dlib_resnet_v1 (default), faceres (more accurate, 2x slower), mobileface (light, much less accurate).
+    embedder: Literal["dlib_resnet_v1", "faceres", "mobileface"] = "dlib_resnet_v1"
+    # Written by `hadir-edge calibrate` from enrolment data; unset = the embedder's default (docs/accuracy.md).
+    accept: float | None = None
+    unknown_below: float | None = None
     min_margin: float = 0.01
     min_frames: int = 3
     cooldown_s: float = 120.0

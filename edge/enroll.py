@@ -67,6 +67,6 @@ def enroll(pipeline: FacePipeline, photos: dict[str, list[Path]], version: int =
                 templates.append(emb)
             if progress:
                 progress()
-    dim = pipeline.embedder.model.outputs[0]["shape"][-1]
+    dim = pipeline.embedder.dim
     matrix = np.stack(templates) if templates else np.zeros((0, int(dim)), dtype=np.float32)
     return Gallery(pipeline.model_id, version, ids, matrix), report

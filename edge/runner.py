@@ -59,13 +59,16 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
     key = load_private_key(settings.key_path)
     rec = settings.recognition
     live = rec.liveness == "planarity"
-    pipeline = FacePipeline(detector=rec.detector, threads=rec.threads, mesh=live)
+    pipeline = FacePipeline(detector=rec.detector, threads=rec.threads, mesh=live, embedder=rec.embedder)
     if settings.gallery_path.is_file():
         gallery = Gallery.load(settings.gallery_path)
     else:
         log.warning("no gallery at %s yet: every face is 'unknown' until the hub pushes one", settings.gallery_path)
         gallery = Gallery(pipeline.model_id, 0, [], np.zeros((0, pipeline.embedder.dim), np.float32))
-    policy = DecisionPolicy(accept=rec.accept, unknown_below=rec.unknown_below, min_margin=rec.min_margin,
+    emb = pipeline.embedder
+    policy = DecisionPolicy(accept=emb.default_accept if rec.accept is None else rec.accept,
+                            unknown_below=emb.default_unknown_below if rec.unknown_below is None else rec.unknown_below,
+                            min_margin=rec.min_margin,
                             min_frames=rec.min_frames, cooldown_s=rec.cooldown_s,
                             liveness_frames=rec.liveness_frames if live else 0)
     outbox = Outbox(settings.outbox_path)

@@ -33,6 +33,7 @@ class HubSettings(BaseSettings):
     clock_tolerance_s: float = 300.0
     trust_replay_clock: bool = False
     policy: str = "default"
+    embedder: str = "dlib_resnet_v1"  # must be the devices' embedder: templates of different models never mix
     master_url: str | None = None  # SQLAlchemy URL of master data; default: SQLite in data_dir
     api_host: str = "127.0.0.1"
     api_port: int = 8080

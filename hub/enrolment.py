@@ -132,7 +132,7 @@ class Enrolment:
         with self.master.session() as s:
             rows = [t for t in s.scalars(select(Template).where(Template.model_id == self.pipeline.model_id))
                     if t.nip in nips]
-        dim = int(self.pipeline.embedder.model.outputs[0]["shape"][-1])
+        dim = self.pipeline.embedder.dim
         vectors = [np.frombuffer(self.fernet.decrypt(t.vector), "<f4") for t in rows]
         matrix = np.stack(vectors) if vectors else np.zeros((0, dim), np.float32)
         return Gallery(self.pipeline.model_id, self.version(), [t.nip for t in rows], matrix)

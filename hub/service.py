@@ -69,7 +69,7 @@ class Hub:
             from hub.enrolment import Enrolment, template_key
 
             self._enrolment = Enrolment(self.master, template_key(self.settings.data_dir / "templates.key"),
-                                        FacePipeline(threads=2))
+                                        FacePipeline(threads=2, embedder=self.settings.embedder))
         return self._enrolment
 
     def push_galleries(self) -> int:

@@ -130,3 +130,17 @@ def test_model_with_wrong_checksum_is_refused(tmp_path):
             runtime.load("blazeface_short", models_dir=models)
     finally:
         runtime.manifest.cache_clear()
+
+
+@pytest.mark.parametrize("embedder", ["faceres", "mobileface"])
+def test_alternative_embedders_separate_people_and_never_mix_with_others(embedder, faces, demo_gallery):
+    from edge.infer.gallery import GalleryError
+
+    alt = FacePipeline(embedder=embedder)
+    a1, _ = template_from_photo(alt, faces / "person01" / "img1.jpg")
+    a2, _ = template_from_photo(alt, faces / "person01" / "img6.jpg")
+    b1, _ = template_from_photo(alt, faces / "person08" / "img26.jpg")
+    assert a1.shape == (alt.embedder.dim,) and alt.embedder.dim != 128
+    assert float(a1 @ a2) > float(a1 @ b1)
+    with pytest.raises(GalleryError, match="gallery built with"):
+        demo_gallery.search(a1, alt.model_id)  # a dlib gallery refuses another model's template

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.infer.detect import EYE_L, EYE_R, MOUTH, NOSE
 from edge.infer.runtime import MODELS_DIR, manifest
 
 
@@ -39,10 +40,23 @@ class AlignmentTemplate:
     @classmethod
     def for_model(cls, model_name: str, models_dir: Path = MODELS_DIR) -> AlignmentTemplate:
         entry = manifest(models_dir)[model_name]
+        if entry["template"] == "arcface":
+            return cls.arcface(int(entry["chip_size"]), entry["template_points"])
         data = json.loads((models_dir / entry["template"]).read_text())
         idx = tuple(data["point_sets"][data["recommended_points"]])
         pts = np.asarray(data["keypoints_150"], dtype=np.float64)[list(idx)]
         return cls(chip_size=int(data["chip_size"]), points=pts, indices=idx)
+
+    @classmethod
+    def arcface(cls, chip_size: int, points: str) -> AlignmentTemplate:
+        """The standard ArcFace 112x112 five-point template, scaled; BlazeFace has the mouth centre, not its
+        corners, so the corners' midpoint stands in for it."""
+        eyes = [[38.2946, 51.6963], [73.5318, 51.5014]]
+        nose, mouth = [56.0252, 71.7366], [(41.5493 + 70.7299) / 2, (92.3655 + 92.2041) / 2]
+        pts = {"eyes": (eyes, (EYE_L, EYE_R)), "eyes_nose_mouth": ([*eyes, nose, mouth], (EYE_L, EYE_R, NOSE, MOUTH))}
+        coords, idx = pts[points]
+        return cls(chip_size=chip_size, points=np.asarray(coords, dtype=np.float64) * chip_size / 112.0,
+                   indices=idx)
 
     def align(self, rgb: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
         """Warp the face into a chip_size x chip_size RGB chip."""

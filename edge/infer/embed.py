@@ -1,25 +1,36 @@
-"""Face embedding with the shipped dlib ResNet (TFLite), L2-normalised for cosine matching."""
+"""Face embedders from the shipped models: dlib ResNet (default), faceres, mobileface. Every template they
+make is L2-normalised for cosine matching and tagged with the embedder's model id."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from edge.infer.runtime import load
+from edge.infer.runtime import load, manifest
+
+EMBEDDERS = ("dlib_resnet_v1", "faceres", "mobileface")
+BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
 
 class Embedder:
-    """128-d dlib ResNet descriptor; every template it makes carries `model_id`."""
-
-    model_id = "dlib_resnet_v1"
-
-    def __init__(self, threads: int = 1):
-        self.model = load(self.model_id, threads)
+    def __init__(self, model_id: str = "dlib_resnet_v1", threads: int = 1):
+        if model_id not in EMBEDDERS:
+            raise ValueError(f"unknown embedder {model_id!r}; choose one of {', '.join(EMBEDDERS)}")
+        self.model_id = model_id
+        self.entry = manifest()[model_id]
+        self.model = load(model_id, threads)
         self.chip_size = self.model.input_shape[1]
-        self.dim = int(self.model.outputs[0]["shape"][-1])
+        name = self.entry.get("output_name")
+        self._output = next((i for i, o in enumerate(self.model.outputs) if o["name"] == name), 0) if name else 0
+        self.dim = int(self.model.outputs[self._output]["shape"][-1])
+        self.default_accept = float(self.entry.get("default_accept", 0.92))
+        self.default_unknown_below = float(self.entry.get("default_unknown_below", 0.915))
 
     def embed(self, chip_rgb: np.ndarray) -> np.ndarray:
-        # The graph subtracts its mean and scales by itself: feed RGB 0..255.
-        out = self.model.run(chip_rgb.astype(np.float32)[None])[0][0]
+        x = chip_rgb.astype(np.float32)
+        if self.entry.get("preprocess") == "bgr_mean":
+            x = x[..., ::-1] - BGR_MEAN
+        # dlib and mobileface graphs normalise by themselves: RGB 0..255.
+        out = self.model.run(np.ascontiguousarray(x)[None])[self._output][0]
         return normalise(out)
 
 

@@ -42,10 +42,10 @@ def check_frame(rgb: object) -> np.ndarray:
 
 class FacePipeline:
     def __init__(self, detector: Literal["short", "full", "both"] = "short", threads: int = 1,
-                 limits: QualityLimits | None = None, mesh: bool = False):
+                 limits: QualityLimits | None = None, mesh: bool = False, embedder: str = "dlib_resnet_v1"):
         variants = ["short", "full"] if detector == "both" else [detector]
         self.detectors = [FaceDetector(v, threads) for v in variants]
-        self.embedder = Embedder(threads)
+        self.embedder = Embedder(embedder, threads)
         self.template = AlignmentTemplate.for_model(self.embedder.model_id)
         self.limits = limits or QualityLimits()
         self.mesh = None
