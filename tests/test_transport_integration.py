@@ -108,6 +108,20 @@ def test_bad_messages_through_the_broker_are_refused_and_counted_and_good_ones_s
                                              "device_mismatch": 1, "bad_signature": 1}
     assert len(hub.quarantine.entries()) == len(bad)
     assert len(hub.store.device_events(DEV)) == 20
+    # A replay of an already stored event through the broker: recognised as a duplicate, not stored again.
+    replayed = hub.store.get(f"{DEV}:5").event
+    before = hub.metrics.duplicates._value.get()
+    raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="replayer",
+                      protocol=mqtt.MQTTv5 if hub.mqtt.protocol == 5 else mqtt.MQTTv311)
+    raw.connect(hub.mqtt.host, hub.mqtt.port)
+    raw.loop_start()
+    raw.publish(topic(DEV, Channel.EVENT), replayed.to_bytes(), qos=1).wait_for_publish(5)
+    deadline = time.monotonic() + 10
+    while hub.metrics.duplicates._value.get() == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    raw.loop_stop()
+    raw.disconnect()
+    assert hub.metrics.duplicates._value.get() == before + 1 and hub.store.count() == 20
 
 
 def test_device_survives_a_hub_outage_and_resends_the_backlog(hub, tmp_path):
