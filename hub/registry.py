@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hadir.contract import DeviceState, Telemetry
 from hadir.signing import public_key_from_b64
+from hadir.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -38,11 +38,8 @@ class Device:
 
 class DeviceRegistry:
     def __init__(self, path: Path | str):
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect(path, synchronous="FULL")
         self._db.executescript(_SCHEMA)
         self._keys: dict[str, Ed25519PublicKey | None] = {}
 

@@ -8,7 +8,6 @@ the chain can never fork on the device, not even across a crash.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from hadir.contract import GENESIS_HASH, AttendanceEvent
+from hadir.sqlite import connect
 
 
 class OutboxFull(RuntimeError):
@@ -41,12 +41,9 @@ CREATE TABLE IF NOT EXISTS chain (id INTEGER PRIMARY KEY CHECK (id = 1), last_se
 class Outbox:
     def __init__(self, path: Path, *, min_free_mb: float = 50.0, alarm_free_mb: float = 200.0):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.min_free_mb, self.alarm_free_mb = min_free_mb, alarm_free_mb
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = connect(self.path, synchronous="FULL")
         # Truncate the WAL after checkpoints, so deleting acknowledged events gives the space back.
         self._db.execute("PRAGMA journal_size_limit=1048576")
         self._db.executescript(_SCHEMA)

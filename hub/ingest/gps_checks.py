@@ -9,7 +9,6 @@ Fixed-site coordinates of mounted terminals are configured, not measured, and ar
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -17,18 +16,16 @@ from zoneinfo import ZoneInfo
 
 from hadir.contract import AttendanceEvent
 from hadir.geo import distance_m
+from hadir.sqlite import connect
 
 WIT = ZoneInfo("Asia/Jayapura")
 
 
 class GpsHistory:
     def __init__(self, path: Path | str, max_speed_kmh: float = 200.0):
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.max_speed_kmh = max_speed_kmh
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect(path)
         self._db.execute("CREATE TABLE IF NOT EXISTS fixes (lat_e7 INTEGER, lon_e7 INTEGER, device_id TEXT, "
                          "day TEXT, seq INTEGER, at TEXT, PRIMARY KEY (device_id, seq))")
         self._db.execute("CREATE INDEX IF NOT EXISTS fixes_coord ON fixes (lat_e7, lon_e7)")

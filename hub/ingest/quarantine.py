@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
 
+from hadir.sqlite import connect
+
 
 class Quarantine:
     def __init__(self, path: Path | str):
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect(path, synchronous="FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS quarantine (id INTEGER PRIMARY KEY, received_at TEXT, "
                          "topic TEXT, reason TEXT, detail TEXT, payload BLOB)")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from hadir.sqlite import connect
 from hub.store.base import PutResult, StoredEvent
 
 _SCHEMA = """
@@ -27,12 +27,8 @@ def _ts(value: datetime) -> str:
 class SqliteEventStore:
     def __init__(self, path: Path | str):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = connect(self.path, synchronous="FULL")
         self._db.executescript(_SCHEMA)
 
     def put(self, items: list[StoredEvent]) -> list[PutResult]:
