@@ -35,6 +35,8 @@ def test_device_runs_from_its_config_and_the_hub_stores_its_decisions(tmp_path, 
         while time.monotonic() < deadline and hub.registry.all()[0].state != "stopped":
             time.sleep(0.05)
         assert hub.registry.all()[0].state == "stopped"  # a clean stop, not the 'offline' last will
+        assert hub.registry.all()[0].gps_state == "fixed_site"  # telemetry arrived
+        assert hub.registry.all()[0].outbox_depth is not None
 
 
 def test_missing_key_says_what_to_do(tmp_path):
