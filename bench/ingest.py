@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -98,15 +101,27 @@ def raw_broker(port: int, events: list[tuple[str, str, bytes]], timeout: float) 
 
 
 def hub_path(port: int, events, device_keys, workers: int, store: str, influx_url: str | None, timeout: float,
-             rate: float | None = None):
-    """Publish `events` (as fast as possible, or at `rate` per second) and wait for every ack."""
+             rate: float | None = None, processes: int = 1):
+    """Publish `events` (as fast as possible, or at `rate` per second) and wait for every ack.
+    With processes > 1, extra `hadir-hub run` processes join the same shared subscription and store."""
     data = Path(tempfile.mkdtemp(prefix="hadir-bench-"))
     settings = HubSettings(data_dir=data, embedded_broker=False, workers=workers, store=store,
                            mqtt=MqttSettings(port=port, protocol=5),
                            influx=Influx(url=influx_url or "http://127.0.0.1:8086", database=f"b{time.time_ns()}"))
-    hub = Hub(settings).start()
+    hub = Hub(settings)
     for device, pub in device_keys.items():
         hub.registry.register(device, pub)
+    hub.start()
+    extra = []
+    for n in range(2, processes + 1):
+        env = {**os.environ, "HADIR_HUB_DATA_DIR": str(data), "HADIR_HUB_EMBEDDED_BROKER": "false",
+               "HADIR_HUB_MQTT__PORT": str(port), "HADIR_HUB_MQTT__PROTOCOL": "5", "HADIR_HUB_STORE": store,
+               "HADIR_HUB_INFLUX__URL": settings.influx.url, "HADIR_HUB_INFLUX__DATABASE": settings.influx.database,
+               "HADIR_HUB_INSTANCE": str(n)}
+        extra.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "--no-api"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    if extra:
+        time.sleep(3)  # let the extra processes subscribe
     sent_at: dict[str, float] = {}
     acked_at: dict[str, float] = {}
     ack_count = [0]
@@ -139,6 +154,9 @@ def hub_path(port: int, events, device_keys, workers: int, store: str, influx_ur
     dev.disconnect()
     dev.loop_stop()
     stored = hub.store.count()
+    for proc in extra:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
     hub.stop()
     lat = sorted((acked_at[k] - sent_at[k]) * 1000 for k in acked_at)
     def p(q: float) -> float:
@@ -166,11 +184,12 @@ def main() -> None:
         raw = raw_broker(broker.port, events, args.timeout)
         print(f"raw broker (publish -> bare subscriber): {raw:,.0f} msg/s", flush=True)
         results = {}
-        for workers in (1, 2):
+        for label, workers, processes in (("1 worker", 1, 1), ("2 workers, 1 process", 2, 1),
+                                          ("2 processes", 1, 2)):
             r = hub_path(broker.port, events, device_keys, workers, args.store,
-                         influx.extra["url"] if influx else None, args.timeout)
-            results[workers] = r
-            print(f"hub, {workers} worker(s), store {args.store}: {r['eps']:,.0f} events/s; stored {r['stored']}/{n}; "
+                         influx.extra["url"] if influx else None, args.timeout, processes=processes)
+            results[label] = r
+            print(f"hub, {label}, store {args.store}: {r['eps']:,.0f} events/s; stored {r['stored']}/{n}; "
                   f"latency publish->ack p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms; ratio to raw "
                   f"{r['eps'] / raw:.2f}", flush=True)
         paced_events = events[: min(n, int(args.rate * 10))]
@@ -185,13 +204,13 @@ def main() -> None:
     runs = [(n, r) for r in results.values()] + [(len(paced_events), paced)]
     lost = sum(max(0, m - r["stored"]) + max(0, m - r["acked"]) for m, r in runs)
     duplicated = sum(max(0, r["stored"] - m) for m, r in runs)
-    print(json.dumps({"events": n, "store": args.store, "eps_1_worker": results[1]["eps"],
-                      "eps_2_workers": results[2]["eps"], "eps_raw_broker": raw,
-                      "ratio_1_worker": results[1]["eps"] / raw, "ratio_2_workers": results[2]["eps"] / raw,
+    one, two = results["1 worker"], results["2 processes"]
+    print(json.dumps({"events": n, "store": args.store, "eps_1_worker": one["eps"],
+                      "eps_2_workers": two["eps"], "eps_2_workers_one_process": results["2 workers, 1 process"]["eps"],
+                      "eps_raw_broker": raw, "ratio_1_worker": one["eps"] / raw, "ratio_2_workers": two["eps"] / raw,
                       "lost": lost, "duplicated": duplicated, "latency_ms_p50": paced["p50"],
                       "latency_ms_p99": paced["p99"], "latency_rate_eps": args.rate,
-                      "burst_latency_ms_p50_1_worker": results[1]["p50"],
-                      "burst_latency_ms_p99_1_worker": results[1]["p99"]}))
+                      "burst_latency_ms_p50_1_worker": one["p50"], "burst_latency_ms_p99_1_worker": one["p99"]}))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hadir.mqtt import MqttSettings
@@ -29,6 +29,9 @@ class HubSettings(BaseSettings):
     store: Literal["sqlite", "influx"] = "sqlite"
     influx: Influx = Influx()
     workers: int = 1
+    # Several hub processes share the load through the shared subscription; each needs its own name so
+    # its MQTT sessions (client ids) are its own and survive its restarts.
+    instance: str = Field("1", pattern=r"^[a-z0-9-]{1,20}$")
     shared_group: str = "hadir"
     clock_tolerance_s: float = 300.0
     trust_replay_clock: bool = False

@@ -109,7 +109,7 @@ class Hub:
     def start_workers(self) -> None:
         """Start the ingest workers and greet the devices, so they resend whatever is unacknowledged."""
         for n in range(max(1, self.settings.workers)):
-            worker = IngestWorker(self.ingest, self.mqtt, name=f"hub-ingest-{n + 1}",
+            worker = IngestWorker(self.ingest, self.mqtt, name=f"hub-{self.settings.instance}-ingest-{n + 1}",
                                   shared_group=self.settings.shared_group)
             self.workers.append(worker.start())
         self.workers[0].greet([d.device_id for d in self.registry.all() if not d.revoked])
