@@ -141,7 +141,8 @@ def calibrate(
     import numpy as np
 
     from edge.calibrate import Verification
-    from edge.enroll import photos_by_person, template_from_photo
+    from edge.enroll import enroll as embed_all
+    from edge.enroll import photos_by_person
     from edge.infer.pipeline import FacePipeline
 
     try:
@@ -150,17 +151,11 @@ def calibrate(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     pipeline = FacePipeline(threads=threads)
-    labels, vectors = [], []
     with Progress(console=console) as progress:
         task = progress.add_task("Embedding", total=sum(len(v) for v in people.values()))
-        for person, paths in people.items():
-            for path in paths:
-                emb, _ = template_from_photo(pipeline, path)
-                if emb is not None:
-                    labels.append(person)
-                    vectors.append(emb)
-                progress.advance(task)
-    ver = Verification.from_embeddings(labels, np.stack(vectors)) if vectors else None
+        embedded, _ = embed_all(pipeline, people, progress=lambda: progress.advance(task))
+    labels = list(embedded.ids)
+    ver = Verification.from_embeddings(labels, embedded.templates) if labels else None
     if ver is None or not len(ver.genuine) or not len(ver.impostor):
         console.print("[red]Need at least two people with two usable photos each to calibrate.[/red]")
         raise typer.Exit(2)
