@@ -198,14 +198,6 @@ class MasterData:
                 q = q.where(Employee.opd_code == opd_code)
             return list(s.scalars(q))
 
-    def excuses(self, nip: str) -> list[Excuse]:
-        with self.session() as s:
-            leave = [Excuse("leave", x.start, x.end, x.type, f"leave:{x.id}")
-                     for x in s.scalars(select(Leave).where(Leave.nip == nip))]
-            duty = [Excuse("duty", x.start, x.end, x.number, f"duty:{x.id}")
-                    for x in s.scalars(select(DutyOrder).where(DutyOrder.nip == nip))]
-        return leave + duty
-
     def excuses_by_nip(self, nips: set[str] | None = None) -> dict[str, list[Excuse]]:
         """All leave and duty orders in two queries (one per table), grouped by NIP."""
         out: dict[str, list[Excuse]] = {}

@@ -80,10 +80,6 @@ class DeviceRegistry:
                              "inference_ms = ? WHERE device_id = ?",
                              (at.isoformat(), t.outbox_depth, t.gps_state, t.inference_ms, t.device_id))
 
-    def seen(self, device_id: str, at: datetime) -> None:
-        with self._lock:
-            self._db.execute("UPDATE devices SET last_seen = ? WHERE device_id = ?", (at.isoformat(), device_id))
-
     def online_count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM devices WHERE state = 'online' AND revoked_at IS NULL"

@@ -42,7 +42,6 @@ class Decision:
     first_seen: datetime
     decided_at: datetime
     track_id: int
-    keypoints: tuple[np.ndarray, ...] = field(repr=False, default=())
     landmarks: tuple[np.ndarray, ...] = field(repr=False, default=())  # face mesh per embedded frame
 
 
@@ -55,7 +54,6 @@ class Track:
     embeddings: list[np.ndarray] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
     votes: list[str | None] = field(default_factory=list)
-    keypoints: list[np.ndarray] = field(default_factory=list)
     landmarks: list[np.ndarray] = field(default_factory=list)
     decided: bool = False
 
@@ -90,7 +88,6 @@ class VisitDecider:
                 self.tracks.append(track)
             seen.add(track.track_id)
             track.last, track.last_seen = detection, at
-            track.keypoints.append(detection.keypoints.copy())
             if face is not None and face.embedding is not None and not track.decided:
                 match = self.gallery.search(face.embedding, self.model_id)
                 weight = max(face.quality.score, 1e-3)
@@ -186,6 +183,6 @@ class VisitDecider:
             employee_id=match.employee_id, score=float(match.score), margin=float(margin),
             frames=len(track.embeddings), quality=float(np.mean(track.weights)),
             first_seen=track.first_seen, decided_at=at, track_id=track.track_id,
-            keypoints=tuple(track.keypoints), landmarks=tuple(track.landmarks))
+            landmarks=tuple(track.landmarks))
 
 

@@ -247,7 +247,3 @@ def resolve_month(policy: Policy, employee: Employee, month: str, punches: Seque
         near = ordered[bisect_left(stamps, lo):bisect_right(stamps, hi)]
         out.append(resolve_day(policy, employee, d, near, excuses))
     return out
-
-
-def local_time(value: datetime, policy: Policy) -> time:
-    return value.astimezone(ZoneInfo(policy.timezone)).time()
