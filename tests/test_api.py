@@ -288,3 +288,12 @@ def test_pp94_yearly_report(api):
     # Employees started on 1 November: every working day without a punch up to today is TK.
     assert rows[A]["hari_tk"] >= 1 and rows[A]["tingkat_pp94"] is not None
     assert api.get("/discipline/pp94", headers=login(api, "ani"), params={"year": 2026}).status_code == 403
+
+
+def test_dashboard_page_is_served_in_bahasa_indonesia(api):
+    r = api.get("/dashboard")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    for label in ("Papan Kehadiran Hari Ini", "Terakhir terlihat", "Presensi langsung", "/board/today",
+                  "/stream/checkins"):
+        assert label in r.text
+    assert "/dashboard" not in api.app.openapi()["paths"]  # a page, not part of the API contract
