@@ -17,15 +17,9 @@ app = typer.Typer(help="Hadir edge terminal: enrolment, recognition and the devi
 console = Console(stderr=True)
 
 
-@app.command()
-def enroll(
-    photos: Path = typer.Argument(..., help="Folder with one sub-folder per employee id (NIP) of photos."),
-    out: Path = typer.Option(Path("gallery.npz"), help="Gallery file to write."),
-    version: int = typer.Option(1, help="Gallery version number devices will report."),
-    threads: int = typer.Option(2, help="Inference threads."),
-) -> None:
-    """Make templates from photos; report why each refused photo was refused."""
-    from edge.enroll import enroll as do_enroll
+def _embed_folder(photos: Path, threads: int, label: str, version: int = 1):  # noqa: ANN202 - (Gallery, reports)
+    """photos/<NIP>/*.jpg -> templates with a progress bar; exits with a clear message when there is nothing."""
+    from edge.enroll import enroll as embed_all
     from edge.enroll import photos_by_person
     from edge.infer.pipeline import FacePipeline
 
@@ -40,8 +34,19 @@ def enroll(
         raise typer.Exit(2)
     pipeline = FacePipeline(threads=threads)
     with Progress(console=console) as progress:
-        task = progress.add_task("Enrolling", total=total)
-        gallery, report = do_enroll(pipeline, people, version, lambda: progress.advance(task))
+        task = progress.add_task(label, total=total)
+        return embed_all(pipeline, people, version, progress=lambda: progress.advance(task))
+
+
+@app.command()
+def enroll(
+    photos: Path = typer.Argument(..., help="Folder with one sub-folder per employee id (NIP) of photos."),
+    out: Path = typer.Option(Path("gallery.npz"), help="Gallery file to write."),
+    version: int = typer.Option(1, help="Gallery version number devices will report."),
+    threads: int = typer.Option(2, help="Inference threads."),
+) -> None:
+    """Make templates from photos; report why each refused photo was refused."""
+    gallery, report = _embed_folder(photos, threads, "Enrolling", version)
     table = Table(title="Photo quality report")
     for col in ("employee", "photo", "result"):
         table.add_column(col)
@@ -141,19 +146,8 @@ def calibrate(
     import numpy as np
 
     from edge.calibrate import Verification
-    from edge.enroll import enroll as embed_all
-    from edge.enroll import photos_by_person
-    from edge.infer.pipeline import FacePipeline
 
-    try:
-        people = photos_by_person(photos)
-    except FileNotFoundError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    pipeline = FacePipeline(threads=threads)
-    with Progress(console=console) as progress:
-        task = progress.add_task("Embedding", total=sum(len(v) for v in people.values()))
-        embedded, _ = embed_all(pipeline, people, progress=lambda: progress.advance(task))
+    embedded, _ = _embed_folder(photos, threads, "Embedding")
     labels = list(embedded.ids)
     ver = Verification.from_embeddings(labels, embedded.templates) if labels else None
     if ver is None or not len(ver.genuine) or not len(ver.impostor):

@@ -10,7 +10,7 @@ import numpy as np
 
 from edge.capture.folder_source import IMAGE_SUFFIXES, read_rgb
 from edge.infer.gallery import Gallery
-from edge.infer.pipeline import BadImage, FacePipeline
+from edge.infer.pipeline import BadImage, Face, FacePipeline
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ def photos_by_person(folder: Path) -> dict[str, list[Path]]:
     return out
 
 
-def template_from_photo(pipeline: FacePipeline, path: Path) -> tuple[np.ndarray | None, str]:
-    rgb = read_rgb(path)
+def best_face(pipeline: FacePipeline, rgb: np.ndarray | None) -> tuple[Face | None, str]:
+    """The one enrolable face of a photo, or why there is none. The same rules on device and hub."""
     if rgb is None:
         return None, "not a readable image"
     try:
@@ -52,7 +52,12 @@ def template_from_photo(pipeline: FacePipeline, path: Path) -> tuple[np.ndarray 
     if face.embedding is None:
         return None, "; ".join(face.quality.reasons)
     q = face.quality
-    return face.embedding, f"ok (eyes {q.eye_distance_px:.0f} px, sharpness {q.sharpness:.0f}, yaw {q.yaw:.2f})"
+    return face, f"ok (eyes {q.eye_distance_px:.0f} px, sharpness {q.sharpness:.0f}, yaw {q.yaw:.2f})"
+
+
+def template_from_photo(pipeline: FacePipeline, path: Path) -> tuple[np.ndarray | None, str]:
+    face, why = best_face(pipeline, read_rgb(path))
+    return (face.embedding if face else None), why
 
 
 def enroll(pipeline: FacePipeline, photos: dict[str, list[Path]], version: int = 1,

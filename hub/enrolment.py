@@ -21,9 +21,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from edge.enroll import PhotoReport
+from edge.enroll import PhotoReport, best_face
 from edge.infer.gallery import Gallery
-from edge.infer.pipeline import BadImage, FacePipeline
+from edge.infer.pipeline import FacePipeline
 from hadir.contract import GalleryUpdate
 from hub.master import AuditLog, Base, MasterData
 
@@ -72,29 +72,16 @@ class Enrolment:
 
     # -- templates ---------------------------------------------------------------------------------------
     def add_photo(self, actor: str, nip: str, name: str, data: bytes) -> PhotoReport:
-        rgb = _decode_image(data)
-        if rgb is None:
-            return PhotoReport(nip, name, False, "not a readable image")
-        try:
-            faces = self.pipeline.analyse(rgb)
-        except BadImage as exc:
-            return PhotoReport(nip, name, False, str(exc))
-        if not faces:
-            return PhotoReport(nip, name, False, "no face found")
-        sizes = sorted((f.detection.size for f in faces), reverse=True)
-        if len(sizes) > 1 and sizes[1] > 0.6 * sizes[0]:
-            return PhotoReport(nip, name, False, f"{len(faces)} faces of similar size: use a photo of one person")
-        face = max(faces, key=lambda f: f.detection.size)
-        if face.embedding is None:
-            return PhotoReport(nip, name, False, "; ".join(face.quality.reasons))
+        face, why = best_face(self.pipeline, _decode_image(data))
+        if face is None:
+            return PhotoReport(nip, name, False, why)
         with self.master.session() as s:
             s.add(Template(nip=nip, model_id=self.pipeline.model_id, quality=face.quality.score, source=name[:200],
                            vector=self.fernet.encrypt(face.embedding.astype("<f4").tobytes()),
                            created_at=datetime.now(timezone.utc)))
             s.add(AuditLog(at=datetime.now(timezone.utc), actor=actor, action="create", entity="template",
                            entity_id=nip, detail={"photo": name[:200], "model_id": self.pipeline.model_id}))
-        q = face.quality
-        return PhotoReport(nip, name, True, f"ok (eyes {q.eye_distance_px:.0f} px, sharpness {q.sharpness:.0f})")
+        return PhotoReport(nip, name, True, why)
 
     def erase(self, actor: str, nip: str) -> int:
         """UU 27/2022 erasure: delete every template of `nip` (the caller pushes new galleries)."""

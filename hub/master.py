@@ -198,6 +198,10 @@ class MasterData:
                 q = q.where(Employee.opd_code == opd_code)
             return list(s.scalars(q))
 
+    def employee(self, nip: str) -> Employee | None:
+        with self.session() as s:
+            return s.get(Employee, nip)
+
     def excuses_by_nip(self, nips: set[str] | None = None) -> dict[str, list[Excuse]]:
         """All leave and duty orders in two queries (one per table), grouped by NIP."""
         out: dict[str, list[Excuse]] = {}

@@ -24,10 +24,10 @@ def _att(request: Request):
 
 
 def _employee_opd(request: Request, nip: str) -> str:
-    for emp in request.app.state.master.employees():
-        if emp.nip == nip:
-            return emp.opd_code
-    raise ApiError(404, "not_found", f"no employee with NIP {nip}", "nip")
+    emp = request.app.state.master.employee(nip)
+    if emp is None:
+        raise ApiError(404, "not_found", f"no employee with NIP {nip}", "nip")
+    return emp.opd_code
 
 
 def _scope(request: Request, p: Principal, opd: str | None, nip: str | None) -> tuple[str | None, str | None]:

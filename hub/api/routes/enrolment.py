@@ -32,7 +32,7 @@ def _enrolment(request: Request):
 
 
 def _known(request: Request, nip: str) -> None:
-    if nip not in {e.nip for e in request.app.state.master.employees()}:
+    if request.app.state.master.employee(nip) is None:
         raise ApiError(404, "not_found", f"no employee with NIP {nip}", "nip")
 
 

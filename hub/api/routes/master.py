@@ -40,10 +40,10 @@ def _page(items: list[dict], page: int, size: int) -> Page:
 
 
 def _employee(request: Request, nip: str) -> Employee:
-    found = [e for e in _master(request).employees() if e.nip == nip]
-    if not found:
+    emp = _master(request).employee(nip)
+    if emp is None:
         raise ApiError(404, "not_found", f"no employee with NIP {nip}", "nip")
-    return found[0]
+    return emp
 
 
 @router.get("/opd", summary="List OPDs")
