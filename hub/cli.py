@@ -30,19 +30,32 @@ def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HU
         console.print(f"[red]Bad hub configuration:[/red] {exc}")
         raise typer.Exit(2) from None
     stop = threading.Event()
+    # uvicorn re-raises the signal it caught after its clean shutdown: this handler makes that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if api:
+        # uvicorn imports the API and runs the hub for the app's lifetime; this module never imports the API.
+        import os
+
+        import uvicorn
+
+        if config is not None:
+            os.environ["HADIR_HUB_CONFIG"] = str(config.resolve())
+        console.print(f"Hub running: broker {settings.mqtt.host}:{settings.mqtt.port}, store {settings.store}, "
+                      f"data in {settings.data_dir}; API on http://{settings.api_host}:{settings.api_port} "
+                      "(OpenAPI at /docs). Ctrl-C to stop.")
+        try:
+            uvicorn.run("hub.api.app:running_hub_app", factory=True, host=settings.api_host, port=settings.api_port,
+                        log_level="warning")
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            console.print(f"[red]Hub failed:[/red] {exc}")
+            raise typer.Exit(1) from None
+        return
     try:
         with Hub(settings) as hub:
             console.print(f"Hub running: broker {hub.mqtt.host}:{hub.mqtt.port}, store {settings.store}, "
                           f"data in {settings.data_dir}. Ctrl-C to stop.")
-            if api:
-                import uvicorn
-
-                console.print(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /docs).")
-                uvicorn.run(hub.api(), host=settings.api_host, port=settings.api_port, log_level="warning")
-            else:
-                with contextlib.suppress(KeyboardInterrupt):
-                    stop.wait()
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait()
     except (ConnectionError, OSError, RuntimeError) as exc:
         console.print(f"[red]Hub failed:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -57,27 +70,27 @@ def add_user(
     config: Path = typer.Option(None, help="Hub config file (TOML)."),
 ) -> None:
     """Create an API user (asks for the password); the first admin is made this way."""
-    from pydantic import ValidationError
     from sqlalchemy.exc import IntegrityError
 
     from hadir.settings import load_settings
-    from hub.api.schemas import UserIn
     from hub.config import HubSettings
-    from hub.master import MasterData, User, hash_password
+    from hub.master import MasterData
 
+    if role not in ("admin", "opd", "payroll", "auditor", "employee"):
+        console.print(f"[red]Not created:[/red] unknown role {role!r}; use admin, opd, payroll, auditor or employee")
+        raise typer.Exit(2)
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        body = UserIn(username=username, password=password, role=role, opd_code=opd, nip=nip)
-    except ValidationError as exc:
-        console.print(f"[red]Not created:[/red] {exc.errors()[0]['msg']}")
-        raise typer.Exit(2) from None
+    if len(password) < 8:
+        console.print("[red]Not created:[/red] the password needs at least 8 characters")
+        raise typer.Exit(2)
     settings = load_settings(HubSettings, config)
-    data = body.model_dump()
-    data["password_hash"] = hash_password(data.pop("password"))
     try:
-        MasterData(settings.master_db).add("cli", User(**data))
-    except IntegrityError as exc:
-        console.print(f"[red]Not created:[/red] {exc.orig}")
+        MasterData(settings.master_db).create_user("cli", username, password, role, opd_code=opd, nip=nip)
+    except ValueError as exc:
+        console.print(f"[red]Not created:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except IntegrityError:
+        console.print(f"[red]Not created:[/red] user {username} already exists")
         raise typer.Exit(2) from None
     console.print(f"User {username} ({role}) created.")
 
@@ -92,7 +105,7 @@ def register_device(
     from hub.registry import DeviceRegistry
 
     try:
-        DeviceRegistry(data_dir / "devices.sqlite").register(device_id, public_key, opd=opd, site=site)
+        DeviceRegistry.in_dir(data_dir).register(device_id, public_key, opd=opd, site=site)
     except ValueError as exc:
         console.print(f"[red]Not registered:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -113,7 +126,7 @@ def migrate(config: Path = typer.Option(None, help="Hub config file (TOML).")) -
 
 
 @app.command()
-def enroll(
+def enrol(
     photos: Path = typer.Argument(..., exists=True, help="A folder of <NIP>/<photos>, or a ZIP of photos with "
                                                          "nip.csv (columns: file,nip)."),
     config: Path = typer.Option(None, help="Hub config file (TOML)."),
@@ -167,7 +180,7 @@ def verify_chain(
 
     settings = load_settings(HubSettings, config)
     store = open_store(settings)
-    report = verify(store, DeviceRegistry(settings.data_dir / "devices.sqlite"), device_id, start, end)
+    report = verify(store, DeviceRegistry.in_dir(settings.data_dir), device_id, start, end)
     store.close()
     console.print(report.summary())
     if not report.intact:

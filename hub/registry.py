@@ -37,6 +37,15 @@ class Device:
 
 
 class DeviceRegistry:
+    """The registry's SQLite file, `FILE` in the hub's data folder (the one place that names it)."""
+
+    FILE = "devices.sqlite"
+
+    @classmethod
+    def in_dir(cls, data_dir: Path) -> DeviceRegistry:
+        """The registry kept in the hub data folder `data_dir`."""
+        return cls(Path(data_dir) / cls.FILE)
+
     def __init__(self, path: Path | str):
         self._lock = threading.Lock()
         self._db = connect(path, synchronous="FULL")

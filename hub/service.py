@@ -42,7 +42,7 @@ class Hub:
         d = self.settings.data_dir
         d.mkdir(parents=True, exist_ok=True)
         self.store = open_store(self.settings)
-        self.registry = DeviceRegistry(d / "devices.sqlite")
+        self.registry = DeviceRegistry.in_dir(d)
         self.quarantine = Quarantine(d / "quarantine.sqlite")
         self.metrics = IngestMetrics()
         policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
@@ -84,15 +84,6 @@ class Hub:
             self.workers[0].client.publish(topic(device.device_id, Channel.GALLERY), update.model_dump_json(), qos=1)
             sent += 1
         return sent
-
-    def api(self):  # noqa: ANN201 - FastAPI app, imported lazily (the hub runs without the API too)
-        from hub.api.app import api_secret, create_app
-        from hub.tpp.policy import load_policy
-
-        return create_app(store=self.store, master=self.master, registry=self.registry,
-                          policy=load_policy(self.settings.policy), metrics=self.metrics,
-                          secret=api_secret(self.settings.data_dir), broadcaster=self.broadcaster,
-                          enrolment=lambda: self.enrolment, push_galleries=self.push_galleries)
 
     @property
     def mqtt(self) -> MqttSettings:

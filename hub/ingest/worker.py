@@ -88,7 +88,9 @@ class Ingest:
             if isinstance(model, Telemetry):
                 self.registry.record_telemetry(model, msg.received_at)
                 continue
-            assert isinstance(model, AttendanceEvent)  # parse(..., "up") admits only uplink models
+            if not isinstance(model, AttendanceEvent):  # parse(..., "up") admits only uplink models
+                self._refuse(msg, "bad_topic", f"unexpected {type(model).__name__} on an uplink topic")
+                continue
             try:
                 check_signature(model, self.registry)
             except Rejected as exc:
@@ -165,7 +167,6 @@ class IngestWorker:
         self._queue: queue.Queue[Inbound] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.processed = 0
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if not getattr(reason_code, "is_failure", False):
@@ -203,7 +204,6 @@ class IngestWorker:
             for ack in acks:
                 self.client.publish(topic(ack.device_id, Channel.ACK), ack.model_dump_json(), qos=1)
                 self.ingest.metrics.acks.inc()
-            self.processed += len(batch)
 
     def greet(self, device_ids: list[str]) -> None:
         """Tell devices the hub is (back) up: an empty Ack makes them resend what is still unacknowledged."""

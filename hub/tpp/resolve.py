@@ -156,7 +156,8 @@ def resolve_day(policy: Policy, employee: Employee, day: date, punches: Sequence
                 excuses: Sequence[Excuse] = ()) -> DayResult:
     """Resolve one working day (the caller checks it is one). `punches` may hold any days' punches."""
     workday = workday_for(policy, employee, day)
-    assert workday is not None, f"{day} is not a working day for {employee.nip}"
+    if workday is None:
+        raise ValueError(f"{day} is not a working day for {employee.nip}")
     start, end = shift_bounds(policy, workday, day)
     opens, midpoint, closes = windows(policy, start, end)
     tz = ZoneInfo(policy.timezone)

@@ -17,13 +17,13 @@ from helpers import event
 from edge.clock import ClockGuard
 from edge.outbox.store import Outbox, OutboxFull
 from edge.publish.link import DeviceLink
-from hadir import localservices as services
 from hadir.contract import ClockSource, utcnow
 from hadir.mqtt import MqttSettings
 from hadir.signing import new_key, public_key_b64, save_private_key, sign_event
 from hub.audit import verify_chain
 from hub.config import HubSettings, Influx
 from hub.service import Hub
+from testkit import localservices as services
 
 HERE = Path(__file__).resolve().parent
 

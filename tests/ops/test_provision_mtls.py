@@ -12,15 +12,15 @@ from helpers import event
 
 from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
-from hadir import localservices as services
 from hadir.contract import Channel, topic
 from hadir.mqtt import MqttSettings, connect, make_client
-from hadir.provision import CertificateAuthority, provision_device
 from hadir.signing import load_private_key, sign_event
+from hadir_ops.provision import CertificateAuthority, provision_device
 from hub.config import HubSettings
 from hub.service import Hub
+from testkit import localservices as services
 
-ACL = Path(__file__).resolve().parent.parent / "firmware_config" / "mosquitto" / "hadir.acl"
+ACL = Path(__file__).resolve().parents[2] / "firmware_config" / "mosquitto" / "hadir.acl"
 
 
 def tls_listener(ca: CertificateAuthority, broker_dir: Path) -> str:

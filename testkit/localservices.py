@@ -19,8 +19,6 @@ from datetime import datetime, timezone
 from functools import reduce
 from pathlib import Path
 
-import httpx
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -142,6 +140,8 @@ def start_mosquitto(workdir: Path, port: int | None = None, extra_config: str = 
 
 
 def start_influxdb(workdir: Path) -> Service:
+    import httpx  # the hub's HTTP client: only the InfluxDB launcher needs it (edge-only installs lack it)
+
     exe = binary("influxd")
     if not exe:
         raise FileNotFoundError("influxd is not installed: apt-get install influxdb")

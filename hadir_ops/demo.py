@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
@@ -21,7 +20,7 @@ from rich.table import Table
 from edge.agent import EdgeAgent
 from edge.capture.opencv_source import OpenCvSource
 from edge.decide.visits import DecisionPolicy, VisitDecider
-from edge.enroll import enroll
+from edge.enrol import enrol
 from edge.gps.reader import FixedSite
 from edge.infer.liveness import PlanarityCheck
 from edge.infer.pipeline import FacePipeline
@@ -30,16 +29,16 @@ from edge.publish.link import DeviceLink
 from hadir.contract import ClockSource, EventKind
 from hadir.mqtt import MqttSettings
 from hadir.signing import new_key, public_key_b64
-from hadir.walkpast import Scene, Visit, render
+from hadir.wit import WIT
 from hub.config import HubSettings, Influx
 from hub.service import Hub
 from hub.tpp.compute import compute_tpp
 from hub.tpp.policy import load_policy
 from hub.tpp.punches import punches_by_employee
 from hub.tpp.resolve import Employee, holiday_set, is_working_day, resolve_month
+from testkit.walkpast import Scene, Visit, render
 
 FACES = Path(__file__).with_name("demo_faces")
-WIT = ZoneInfo("Asia/Jayapura")
 DEVICE = "pi-demo-balaikota-01"
 OPD = "Dinas Komunikasi dan Informatika"
 # Balai Kota Ambon, Jl. Sultan Hasanuddin (approximate): the terminal's fixed site.
@@ -96,7 +95,7 @@ def run_demo(workdir: Path | None = None, broker: str | None = None, influx: str
     # 1. Enrolment: two photos of each employee -> gallery (the same model the terminal runs).
     pipeline = FacePipeline(detector="short", threads=2, mesh=True)
     enrolled = {p.nip: photos(p.folder)[:2] for p in PEOPLE if p.nip}
-    gallery, report = enroll(pipeline, enrolled)
+    gallery, report = enrol(pipeline, enrolled)
     refused = [r for r in report if not r.accepted]
     console.print(f"Enrolled {len(gallery)} templates of {len(enrolled)} employees "
                   f"({len(refused)} photos refused) with model {gallery.model_id}.")

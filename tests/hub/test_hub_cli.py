@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from hadir.localservices import free_port
+from testkit.localservices import free_port
 
 
 def test_hub_run_serves_the_api_and_stops_cleanly(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from edge.infer.liveness import BlinkCheck, PlanarityCheck
 from edge.infer.pipeline import FacePipeline
-from hadir.attacks import sequences
+from testkit.attacks import sequences
 
 
 @pytest.fixture(scope="module")

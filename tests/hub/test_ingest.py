@@ -23,7 +23,7 @@ RECEIVED = T0 + timedelta(seconds=30)
 
 @pytest.fixture
 def ingest(tmp_path):
-    registry = DeviceRegistry(tmp_path / "devices.sqlite")
+    registry = DeviceRegistry.in_dir(tmp_path)
     registry.register(DEV, public_key_b64(KEY))
     ing = Ingest(SqliteEventStore(tmp_path / "events.sqlite"), registry, Quarantine(tmp_path / "q.sqlite"),
                  policy=VerifyPolicy(clock_tolerance_s=300))

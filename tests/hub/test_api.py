@@ -8,7 +8,6 @@ import io
 import json
 import threading
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +15,7 @@ from helpers import event
 from openpyxl import load_workbook
 
 from hadir.signing import new_key, public_key_b64
+from hadir.wit import WIT
 from hub.api.app import create_app
 from hub.ingest.metrics import IngestMetrics
 from hub.live import Broadcaster
@@ -25,7 +25,6 @@ from hub.store.base import StoredEvent
 from hub.store.sqlite_store import SqliteEventStore
 from hub.tpp.policy import load_policy
 
-WIT = ZoneInfo("Asia/Jayapura")
 DAY = date(2026, 11, 24)  # a Tuesday
 A, B, C = "198703122010011001", "199002052015032002", "198811202014021003"  # A, B in DINKES; C in DISDIK
 PASSWORD = "rahasia-123"
@@ -39,7 +38,7 @@ def at(hhmm: str, day: date = DAY) -> datetime:
 def api(tmp_path):
     store = SqliteEventStore(tmp_path / "events.sqlite")
     master = MasterData(f"sqlite:///{tmp_path / 'master.sqlite'}")
-    registry = DeviceRegistry(tmp_path / "devices.sqlite")
+    registry = DeviceRegistry.in_dir(tmp_path)
     master.add("setup", Opd(code="DINKES", name="Dinas Kesehatan"))
     master.add("setup", Opd(code="DISDIK", name="Dinas Pendidikan"))
     for nip, name, opd in ((A, "Ani", "DINKES"), (B, "Budi", "DINKES"), (C, "Citra", "DISDIK")):

@@ -30,8 +30,14 @@ def demo(
     json_out: bool = typer.Option(False, "--json", help="Also print a JSON summary as the last line."),
 ) -> None:
     """Run the whole flow for real: enrol, walk past a terminal, MQTT to the hub, attendance and TPP."""
-    from hadir.demo import run_demo
-
+    try:
+        from hadir_ops.demo import run_demo
+    except ModuleNotFoundError as exc:
+        if exc.name != "testkit":
+            raise
+        console.print("[red]The demo needs the repository checkout[/red] (it renders walk-past clips with its "
+                      "testkit/): run it as 'bash scripts/demo.sh' from a clone of Hadir.")
+        raise typer.Exit(2) from None
     try:
         summary = run_demo(workdir, broker, influx, console)
     except (ConnectionError, OSError, RuntimeError) as exc:
@@ -76,7 +82,7 @@ def tpp_simulate(
 @ca_app.command("init")
 def ca_init(ca_dir: Path = CA_DIR, name: str = typer.Option("Hadir CA Pemerintah Kota Ambon")) -> None:
     """Create the CA (key, self-signed certificate, empty CRL)."""
-    from hadir.provision import CertificateAuthority, ProvisionError
+    from hadir_ops.provision import CertificateAuthority, ProvisionError
 
     try:
         ca = CertificateAuthority.init(ca_dir, name)
@@ -92,7 +98,7 @@ def ca_issue(common_name: str = typer.Argument(..., help="CN: 'hadir-hub' for th
              server: bool = typer.Option(False, help="A server certificate (the broker) instead of a client one."),
              host: list[str] = typer.Option([], help="Server host names or IPs (repeat).")) -> None:
     """Issue a certificate for the broker (--server --host ...) or the hub's MQTT client."""
-    from hadir.provision import CertificateAuthority, ProvisionError
+    from hadir_ops.provision import CertificateAuthority, ProvisionError
 
     try:
         cert, key = CertificateAuthority.open(ca_dir).issue(common_name, out, server=server, hosts=tuple(host))
@@ -113,7 +119,7 @@ def device_provision(
     source: str = typer.Option("usb:0", help="Camera source for the device config."),
 ) -> None:
     """Take a device from nothing to ready: TLS certificate, signing key, config, hub registration."""
-    from hadir.provision import CertificateAuthority, ProvisionError, provision_device
+    from hadir_ops.provision import CertificateAuthority, ProvisionError, provision_device
     from hub.registry import DeviceRegistry
 
     host, _, port = broker.rpartition(":")
@@ -125,7 +131,7 @@ def device_provision(
         raise typer.Exit(2) from None
     console.print(f"Device bundle written to {bundle.folder}.")
     if hub_data:
-        DeviceRegistry(hub_data / "devices.sqlite").register(device_id, bundle.public_key, opd=opd)
+        DeviceRegistry.in_dir(hub_data).register(device_id, bundle.public_key, opd=opd)
         console.print(f"Registered {device_id} at the hub ({hub_data}).")
     else:
         console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key}")
@@ -138,7 +144,7 @@ def device_revoke(device_id: str, ca_dir: Path = CA_DIR,
     """Revoke a lost or stolen device: its certificate goes on the CRL and the hub refuses its events."""
     from datetime import datetime, timezone
 
-    from hadir.provision import CertificateAuthority, ProvisionError
+    from hadir_ops.provision import CertificateAuthority, ProvisionError
     from hub.registry import DeviceRegistry
 
     try:
@@ -147,7 +153,7 @@ def device_revoke(device_id: str, ca_dir: Path = CA_DIR,
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     if hub_data:
-        DeviceRegistry(hub_data / "devices.sqlite").revoke(device_id, datetime.now(timezone.utc))
+        DeviceRegistry.in_dir(hub_data).revoke(device_id, datetime.now(timezone.utc))
     console.print(f"Revoked {n} certificate(s) of {device_id}; copy {ca_dir / 'ca.crl'} to the broker and "
                   "restart it (Mosquitto reads the CRL at start).")
 

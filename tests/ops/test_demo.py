@@ -7,7 +7,7 @@ import sys
 
 from rich.console import Console
 
-from hadir.demo import run_demo
+from hadir_ops.demo import run_demo
 
 
 def check(summary):
@@ -33,7 +33,7 @@ def test_demo_against_real_mosquitto_and_influxdb(tmp_path, mosquitto, influxdb)
 
 
 def test_clis_explain_themselves():
-    for module, words in (("hadir.cli", "demo"), ("edge.cli", "enroll"), ("hub.cli", "run")):
+    for module, words in (("hadir_ops.cli", "demo"), ("edge.cli", "enrol"), ("hub.cli", "run")):
         out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True,
                              timeout=60, check=True)
         assert words in out.stdout

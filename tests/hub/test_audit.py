@@ -21,7 +21,7 @@ DEV = "pi-audit-01"
 @pytest.fixture
 def stored(tmp_path):
     key = new_key()
-    registry = DeviceRegistry(tmp_path / "devices.sqlite")
+    registry = DeviceRegistry.in_dir(tmp_path)
     registry.register(DEV, public_key_b64(key))
     store = SqliteEventStore(tmp_path / "events.sqlite")
     events = chain(DEV, key, 10)

@@ -224,7 +224,7 @@ def test_simulate_cli_prints_the_documented_json(tmp_path):
     f = tmp_path / "month.yaml"
     mon = NOV[0]
     f.write_text(yaml.safe_dump(scenario(skip={mon}, extra=[at(mon, "07:45"), at(mon, "16:01")])))
-    out = subprocess.run([sys.executable, "-m", "hadir.cli", "tpp", "simulate", str(f), "--json"],
+    out = subprocess.run([sys.executable, "-m", "hadir_ops.cli", "tpp", "simulate", str(f), "--json"],
                          capture_output=True, text=True, timeout=60, check=True)
     data = json.loads(out.stdout)
     emp = data["employees"][0]
@@ -232,6 +232,6 @@ def test_simulate_cli_prints_the_documented_json(tmp_path):
     assert set(emp) == {"nip", "final_amount", "deduction_percent", "zeroed", "days", "deductions"}
     bad = tmp_path / "bad.yaml"
     bad.write_text("month: 2026-13\nemployees: []\n")
-    out = subprocess.run([sys.executable, "-m", "hadir.cli", "tpp", "simulate", str(bad), "--json"],
+    out = subprocess.run([sys.executable, "-m", "hadir_ops.cli", "tpp", "simulate", str(bad), "--json"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "month" in out.stdout

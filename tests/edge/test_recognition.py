@@ -15,10 +15,10 @@ import pytest
 
 from edge.capture.opencv_source import OpenCvSource
 from edge.decide.visits import DecisionPolicy, VisitDecider
-from edge.enroll import template_from_photo
+from edge.enrol import template_from_photo
 from edge.infer import runtime
 from edge.infer.pipeline import BadImage, FacePipeline
-from hadir.walkpast import Scene, Visit, render
+from testkit.walkpast import Scene, Visit, render
 
 T0 = datetime(2026, 11, 24, tzinfo=timezone.utc)
 

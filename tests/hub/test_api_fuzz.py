@@ -35,7 +35,7 @@ def enrolment() -> Enrolment:
 
 
 APP = create_app(store=SqliteEventStore(_dir / "events.sqlite"), master=_master,
-                 registry=DeviceRegistry(_dir / "devices.sqlite"), policy=load_policy(), metrics=IngestMetrics(),
+                 registry=DeviceRegistry.in_dir(_dir), policy=load_policy(), metrics=IngestMetrics(),
                  secret=SECRET, enrolment=enrolment)
 HEADERS = [{"Authorization": f"Bearer {issue_token(SECRET, p)}"}
            for p in (Principal("admin", "admin"), Principal("kadis", "opd", "DINKES"))]

@@ -23,11 +23,12 @@ from edge.publish.link import DeviceLink
 from hadir.contract import ClockSource
 from hadir.mqtt import MqttSettings
 from hadir.signing import new_key, public_key_b64
-from hadir.walkpast import Scene, Visit, render
+from hub.api.app import app_for_hub
 from hub.config import HubSettings
 from hub.enrolment import Template, enrol_many, photos_from_folder
 from hub.master import Employee, Opd, User, hash_password
 from hub.service import Hub
+from testkit.walkpast import Scene, Visit, render
 
 ANI, BUDI = "198703122010011001", "199305172019031004"
 
@@ -60,10 +61,10 @@ def test_enrol_push_recognise_board_and_erase(tmp_path, mosquitto, pipeline, fac
         link = DeviceLink(hub.mqtt.model_copy(update={"protocol": 5}), "pi-dinkes-01", outbox,
                           on_gallery=lambda u: apply_update(u, decider, tmp_path / "gallery.npz")).start()
 
-        api = TestClient(hub.api())
+        api = TestClient(app_for_hub(hub))
         token = api.post("/auth/token", json={"username": "admin", "password": "rahasia-123"}).json()
         h = {"Authorization": f"Bearer {token['access_token']}"}
-        # Budi from a folder of photos (what `hadir-hub enroll DIR` does), then a push through the API.
+        # Budi from a folder of photos (what `hadir-hub enrol DIR` does), then a push through the API.
         folder = tmp_path / "foto" / BUDI
         folder.mkdir(parents=True)
         for photo in sorted((faces / "person08").glob("*.jpg"))[:2]:

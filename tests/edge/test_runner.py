@@ -11,9 +11,9 @@ from edge.runner import SetupError, run_device
 from hadir.contract import ClockSource
 from hadir.mqtt import MqttSettings
 from hadir.signing import new_key, public_key_b64, save_private_key
-from hadir.walkpast import Scene, Visit, render
 from hub.config import HubSettings
 from hub.service import Hub
+from testkit.walkpast import Scene, Visit, render
 
 
 def test_device_runs_from_its_config_and_the_hub_stores_its_decisions(tmp_path, demo_gallery, pipeline, faces):
