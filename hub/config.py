@@ -18,6 +18,17 @@ class Influx(BaseModel):
     password: str = "hadir"
 
 
+class MapSettings(BaseModel):
+    """The web app's maps. Tiles come from a server the city chooses (its own tile server, or a provider it
+    has an agreement with); none set: the maps are a plain coordinate view, with no request leaving the hub."""
+
+    tiles_url: str | None = Field(None, pattern=r"^https?://[^\s]+\{z\}[^\s]*$",
+                                  description="e.g. https://tiles.ambon.go.id/{z}/{x}/{y}.png")
+    attribution: str = Field("", max_length=300)
+    center: tuple[float, float] = (-3.6954, 128.1814)  # Balai Kota Ambon
+    zoom: int = Field(13, ge=1, le=19)
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HADIR_HUB_", env_nested_delimiter="__", extra="forbid")
 
@@ -40,6 +51,7 @@ class HubSettings(BaseSettings):
     master_url: str | None = None  # SQLAlchemy URL of master data; default: SQLite in data_dir
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    map: MapSettings = MapSettings()
 
     @property
     def master_db(self) -> str:

@@ -50,9 +50,16 @@ class Hub:
         self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
                              GpsHistory(d / "gps.sqlite"))
         self._master: MasterData | None = None
+        self._listeners: list[Callable[[StoredEvent], None]] = []
+
+    def add_listener(self, listener: Callable[[StoredEvent], None]) -> None:
+        """Also call `listener` with every event stored from now on (e.g. the web app's live results)."""
+        self._listeners.append(listener)
 
     def _stored(self, item: StoredEvent) -> None:
         self.broadcaster.publish(item)  # live check-ins for dashboards
+        for listener in self._listeners:
+            listener(item)
         if self.on_stored:
             self.on_stored(item)
 

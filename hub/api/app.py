@@ -7,20 +7,24 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from hub.api import errors
-from hub.api.routes import attendance, devices, stream, system
+from hub.api.routes import app_views, attendance, devices, review, stream, system, webapp
 from hub.api.routes import enrolment as enrolment_routes
 from hub.api.routes import master as master_routes
 from hub.attendance import Attendance
+from hub.config import MapSettings
 from hub.enrolment import Enrolment
 from hub.ingest.metrics import IngestMetrics
+from hub.ingest.quarantine import Quarantine
 from hub.live import Broadcaster
 from hub.master import MasterData
 from hub.registry import DeviceRegistry
+from hub.results import LiveResults
 from hub.service import Hub
 from hub.store.base import EventStore
 from hub.tpp.policy import Policy, load_policy
@@ -43,7 +47,10 @@ def api_secret(data_dir: Path) -> bytes:
 def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistry, policy: Policy,
                metrics: IngestMetrics, secret: bytes, broadcaster: Broadcaster | None = None,
                enrolment: Callable[[], Enrolment] | None = None,
-               push_galleries: Callable[[], int] | None = None) -> FastAPI:
+               push_galleries: Callable[[], int] | None = None, quarantine: Quarantine | None = None,
+               map_settings: MapSettings | None = None, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """The API and web app over a hub's stores. `clock` (UTC, zone-aware) is the moment "now" of the board
+    and the month; tests set it. Feed `app.state.results.on_stored` with every stored event."""
     app = FastAPI(title="Hadir hub API", version="1",
                   description="Attendance and TPP for Pemerintah Kota Ambon. Times in WIT (Asia/Jayapura); "
                               "labels for officers in Bahasa Indonesia.")
@@ -52,18 +59,25 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
     app.state.attendance = Attendance(store, master, policy)
     app.state.broadcaster = broadcaster or Broadcaster()
     app.state.enrolment, app.state.push_galleries = enrolment, push_galleries or (lambda: 0)
+    app.state.quarantine, app.state.map_settings = quarantine, map_settings or MapSettings()
+    app.state.results = LiveResults(app.state.attendance, registry, clock=clock)
     errors.install(app)
-    for module in (system, master_routes, enrolment_routes, attendance, devices, stream):
+    for module in (system, master_routes, enrolment_routes, attendance, devices, stream, app_views, review):
         app.include_router(module.router)
+    webapp.install(app)
     return app
 
 
 def app_for_hub(hub: Hub) -> FastAPI:
-    """The API over a constructed hub's store, master data, registry and live stream."""
-    return create_app(store=hub.store, master=hub.master, registry=hub.registry,
-                      policy=load_policy(hub.settings.policy), metrics=hub.metrics,
-                      secret=api_secret(hub.settings.data_dir), broadcaster=hub.broadcaster,
-                      enrolment=lambda: hub.enrolment, push_galleries=hub.push_galleries)
+    """The API over a constructed hub's store, master data, registry and live stream; the web app's results
+    follow every event the hub stores."""
+    app = create_app(store=hub.store, master=hub.master, registry=hub.registry,
+                     policy=load_policy(hub.settings.policy), metrics=hub.metrics,
+                     secret=api_secret(hub.settings.data_dir), broadcaster=hub.broadcaster,
+                     enrolment=lambda: hub.enrolment, push_galleries=hub.push_galleries, quarantine=hub.quarantine,
+                     map_settings=hub.settings.map)
+    hub.add_listener(app.state.results.on_stored)
+    return app
 
 
 def running_hub_app() -> FastAPI:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from hadir.sqlite import connect
@@ -24,3 +24,10 @@ class Quarantine:
     def entries(self) -> list[tuple[str, str, str, bytes]]:
         with self._lock:
             return self._db.execute("SELECT topic, reason, detail, payload FROM quarantine ORDER BY id").fetchall()
+
+    def between(self, start: datetime, end: datetime) -> list[tuple[str, str, str, str]]:
+        """(received_at, topic, reason, detail) of messages refused in [start, end), oldest first."""
+        lo, hi = (t.astimezone(timezone.utc).isoformat() for t in (start, end))
+        with self._lock:
+            return self._db.execute("SELECT received_at, topic, reason, detail FROM quarantine WHERE received_at >= ? "
+                                    "AND received_at < ? ORDER BY id", (lo, hi)).fetchall()

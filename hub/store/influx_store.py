@@ -171,6 +171,12 @@ class InfluxEventStore:
             where += f" AND time < '{_rfc3339(end)}'"
         return sorted(self._select(where), key=lambda s: s.event.seq)
 
+    def events_of(self, employee_ids: set[str], device_ids: set[str], start: datetime,
+                  end: datetime) -> list[StoredEvent]:
+        """Events in [start, end) of these employees, and the unknown faces seen by these devices."""
+        return [i for i in self.between(start, end)
+                if (i.event.employee_id in employee_ids if i.event.employee_id else i.event.device_id in device_ids)]
+
     def count(self) -> int:
         total = 0
         for result in self.query(f'SELECT COUNT("seq") FROM {MEASUREMENT}'):

@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS events (
     doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_time ON events (captured_at);
 CREATE INDEX IF NOT EXISTS events_device ON events (device_id, seq);
+CREATE INDEX IF NOT EXISTS events_employee ON events (employee_id, captured_at);
 """
 
 
@@ -84,6 +85,31 @@ class SqliteEventStore:
         if end:
             where, args = where + " AND captured_at < ?", [*args, _ts(end)]
         return self._select(where + " ORDER BY seq", tuple(args))
+
+    def events_of(self, employee_ids: set[str], device_ids: set[str], start: datetime,
+                  end: datetime) -> list[StoredEvent]:
+        """Events in [start, end) of these employees, and the unknown faces seen by these devices (an OPD's
+        share of the city, read through the employee index instead of every event of the period)."""
+        out: list[StoredEvent] = []
+        lo, hi = _ts(start), _ts(end)
+        for column, values in (("employee_id", sorted(employee_ids)), ("device_id", sorted(device_ids))):
+            extra = " AND employee_id IS NULL" if column == "device_id" else ""
+            for i in range(0, len(values), 500):
+                chunk = values[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                out += self._select(f"{column} IN ({marks}) AND captured_at >= ? AND captured_at < ?{extra}",
+                                    (*chunk, lo, hi))
+        return out
+
+    def stored_since(self, cursor: int) -> tuple[list[StoredEvent], int]:
+        """Events stored after `cursor` (by this or another hub process) and the new cursor; cursor 0 at
+        first call returns nothing but the current position."""
+        with self._lock:
+            if cursor <= 0:
+                return [], self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
+            rows = self._db.execute("SELECT rowid, doc FROM events WHERE rowid > ? ORDER BY rowid LIMIT 5000",
+                                    (cursor,)).fetchall()
+        return [StoredEvent.from_json(doc) for _, doc in rows], (rows[-1][0] if rows else cursor)
 
     def count(self) -> int:
         with self._lock:

@@ -1,0 +1,32 @@
+import { h } from "./dom.js";
+
+/** The meaning of every code (from the hub's policy), folded away under a summary line. */
+export function legend(config, open = false) {
+  return h("details.legend", { open }, h("summary", { text: "Arti kode" }),
+    h("dl", {}, config.legenda.map((x) => [h("dt", {}, codeBadge(x.kode)), h("dd", { text: x.arti })])));
+}
+
+const TONE = [[/^HADIR$/, "ok"], [/^(CUTI|DL)$/, "info"], [/^TK$/, "bad"], [/^BELUM/, "wait"], [/^LIBUR$/, "off"]];
+
+export function codeTone(code) {
+  if (!code) return "off";
+  const hit = TONE.find(([re]) => re.test(code));
+  if (hit) return hit[1];
+  return /TL|PSW/.test(code) ? "warn" : "info";
+}
+
+/** A code as a badge; `provisional` adds the asterisk of the legend. */
+export function codeBadge(code, provisional = false) {
+  // A line may break after each "+" of a combined code, nowhere else.
+  const parts = (code + (provisional ? "*" : "")).split("+").flatMap((p, i) => (i ? ["+", h("wbr"), p] : [p]));
+  return h(`span.code.${codeTone(code)}`, { title: provisional
+    ? "sementara: dapat berubah sampai jendela presensi pulang ditutup" : undefined }, parts);
+}
+
+// Where a column per day leaves little room (the month grid, the calendar) long codes are shortened.
+const SHORT = { HADIR: "H", BELUM_HADIR: "BH", BELUM_PULANG: "BP", BELUM: "·" };
+export const SHORT_NOTE = "H = HADIR, BH = BELUM_HADIR, BP = BELUM_PULANG, · = belum dimulai, – = bukan hari kerja";
+
+export function shortCode(code) {
+  return code.split("+").map((c) => SHORT[c] || c).join(" ");
+}

@@ -1,0 +1,232 @@
+"""What the web app shows, in Bahasa Indonesia: the board of today, the month table, one employee's month,
+the legend of codes. Built from `hub.results` entries and rendered to JSON bytes once per change."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from hub.results import AWAITING_CHECKIN, AWAITING_CHECKOUT, NOT_YET, Entry, Row
+from hub.tpp.compute import TppResult
+from hub.tpp.policy import Band, Policy
+from hub.tpp.resolve import ABSENT, DUTY, LEAVE, PRESENT, DayResult, month_days
+
+DAY_NAMES = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+MONTH_NAMES = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+               "November", "Desember")
+
+
+def long_date(d: date) -> str:
+    return f"{DAY_NAMES[d.weekday()]}, {d.day} {MONTH_NAMES[d.month - 1]} {d.year}"
+
+
+def month_name(month: str) -> str:
+    year, mon = (int(x) for x in month.split("-"))
+    return f"{MONTH_NAMES[mon - 1]} {year}"
+
+
+def dumps(data: object) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# ---------------------------------------------------------------------------------------------- words
+
+_RULES = [
+    (re.compile(r"late (\d+) min \(band (\w+)\)"), r"terlambat \1 menit (kelompok \2)"),
+    (re.compile(r"left (\d+) min early \(band (\w+)\)"), r"pulang \1 menit lebih awal (kelompok \2)"),
+    (re.compile(r"missing\.checkin_code: no check-in"), "tidak presensi masuk (missing.checkin_code)"),
+    (re.compile(r"missing\.checkout_code: no check-out"), "tidak presensi pulang (missing.checkout_code)"),
+    (re.compile(r"absence\.tk_percent: no valid punch, no excuse"),
+     "tidak ada presensi yang sah, tanpa cuti atau surat tugas (absence.tk_percent)"),
+    (re.compile(r", day cap ([\d.]+) %"), r", dibatasi \1 % per hari"),
+]
+
+
+def rule_words(text: str) -> str:
+    """A deduction's rule (as hub/tpp words it, with the policy key) in Bahasa Indonesia."""
+    for pattern, words in _RULES:
+        text = pattern.sub(words, text)
+    return text
+
+
+def pct(value: float) -> str:
+    """A percentage the Indonesian way: 0,5%."""
+    return f"{value:g}".replace(".", ",") + "%"
+
+
+def _band_range(b: Band) -> str:
+    return f"{b.from_min} menit atau lebih" if b.to_min is None else f"{b.from_min}–{b.to_min} menit"
+
+
+def legend(policy: Policy) -> list[dict]:
+    """Every code the app shows, with its meaning and deduction under this policy."""
+    out = [{"kode": PRESENT, "arti": "Hadir: presensi masuk dan pulang dalam jam kerja, tanpa potongan"}]
+    for b in policy.late:
+        extra = " atau tidak presensi masuk" if b.code == policy.missing.checkin_code else ""
+        out.append({"kode": b.code, "arti": f"Terlambat {_band_range(b)}{extra}: potongan {pct(b.percent)}"})
+    for b in policy.early:
+        extra = " atau tidak presensi pulang" if b.code == policy.missing.checkout_code else ""
+        out.append({"kode": b.code,
+                    "arti": f"Pulang sebelum waktunya {_band_range(b)}{extra}: potongan {pct(b.percent)}"})
+    out += [
+        {"kode": ABSENT, "arti": f"Tanpa keterangan: tidak ada presensi yang sah dan tidak ada cuti atau surat tugas: "
+                                 f"potongan {pct(policy.absence.tk_percent)}"},
+        {"kode": LEAVE, "arti": "Cuti (" + ", ".join(f"{k} {pct(v)}" for k, v in policy.leave.percent.items()) + ")"},
+        {"kode": DUTY,
+         "arti": f"Dinas luar dengan surat perintah tugas: potongan {pct(policy.leave.duty_order_percent)}"},
+        {"kode": NOT_YET, "arti": "Hari kerja belum dimulai (jendela presensi masuk belum dibuka)"},
+        {"kode": AWAITING_CHECKIN, "arti": "Belum presensi masuk; jendela presensi masuk masih terbuka"},
+        {"kode": AWAITING_CHECKOUT, "arti": "Belum presensi pulang; jendela presensi pulang masih terbuka"},
+        {"kode": "LIBUR", "arti": "Bukan hari kerja (akhir pekan, hari libur, cuti bersama, di luar masa kerja)"},
+        {"kode": "+", "arti": "Kode digabung bila ada lebih dari satu, misalnya TL3+PSW4 = terlambat "
+                              f"{_band_range(policy.late[2]) if len(policy.late) > 2 else ''} dan tidak presensi "
+                              "pulang; potongannya dijumlahkan"},
+        {"kode": "*", "arti": "Sementara: hari masih berlangsung, kode dapat berubah sampai jendela presensi pulang "
+                              "ditutup"},
+    ]
+    return out
+
+
+def describe(day: DayResult, provisional: bool) -> str:
+    """One day's code in words, e.g. "terlambat 23 menit, belum presensi pulang"."""
+    parts = []
+    for code in day.code.split("+"):
+        if code == PRESENT:
+            parts.append("hadir tepat waktu")
+        elif code.startswith("TL"):
+            parts.append(f"terlambat {day.late_min} menit" if day.checkin else "tidak presensi masuk")
+        elif code.startswith("PSW"):
+            parts.append(f"pulang {day.early_min} menit lebih awal" if day.checkout else "tidak presensi pulang")
+        elif code == ABSENT:
+            parts.append("belum ada presensi yang sah" if provisional else "tanpa keterangan")
+        elif code == LEAVE:
+            parts.append(day.note or "cuti")
+        elif code == DUTY:
+            order = day.note.removeprefix("surat perintah tugas").strip() or "surat tugas"
+            parts.append(f"dinas luar ({order})")
+        elif code == NOT_YET:
+            parts.append("jam kerja belum dimulai")
+        elif code == AWAITING_CHECKIN:
+            parts.append("belum presensi masuk")
+        elif code == AWAITING_CHECKOUT:
+            parts.append("belum presensi pulang")
+        else:
+            parts.append(code)
+    return ", ".join(parts)
+
+
+def category(day: DayResult | None) -> str:
+    """Which count of the board a person falls in: hadir, terlambat, belum_hadir, cuti, dl or libur."""
+    if day is None:
+        return "libur"
+    if day.code == LEAVE:
+        return "cuti"
+    if day.code == DUTY:
+        return "dl"
+    if day.checkin is None and day.checkout is None:
+        return "belum_hadir"
+    return "terlambat" if day.late_min > 0 or day.checkin is None else "hadir"
+
+
+# ---------------------------------------------------------------------------------------------- views
+
+
+def _hhmm(at: datetime | None, tz: ZoneInfo) -> str | None:
+    return at.astimezone(tz).strftime("%H:%M") if at else None
+
+
+def day_of(row: Row, day: date) -> DayResult | None:
+    for d in reversed(row.tpp.days):
+        if d.date == day:
+            return d
+    return None
+
+
+def board(entry: Entry, day: date, now: datetime, tz: ZoneInfo, opd_name: str) -> bytes:
+    """Today's board of the OPD: counts and one line per employee."""
+    counts = dict.fromkeys(("hadir", "terlambat", "belum_hadir", "cuti", "dl", "libur"), 0)
+    people = []
+    for nip, row in sorted(entry.rows.items(), key=lambda kv: kv[1].employee.name):
+        d = day_of(row, day)
+        provisional = day in row.provisional_days
+        kind = category(d)
+        counts[kind] += 1
+        seen = [p for p in entry.punches.get(nip, ()) if p.at.astimezone(tz).date() == day and p.at <= now]
+        people.append({
+            "nip": nip, "nama": row.employee.name, "kode": d.code if d else "LIBUR", "sementara": provisional,
+            "keterangan": describe(d, provisional) if d else "bukan hari kerja", "kategori": kind,
+            "masuk": _hhmm(d.checkin.at if d and d.checkin else None, tz),
+            "pulang": _hhmm(d.checkout.at if d and d.checkout else None, tz),
+            "terlambat_menit": d.late_min if d else 0, "pulang_cepat_menit": d.early_min if d else 0,
+            "terakhir_terlihat": _hhmm(seen[-1].at, tz) if seen else None,
+            "tidak_dihitung": sum(1 for p in seen if not p.valid),
+        })
+    unknown = sum(1 for at, _, _ in entry.unknown if at.astimezone(tz).date() == day)
+    # "hadir" counts everyone present, on time or not; "terlambat" is the part of them that came late.
+    present = counts["hadir"] + counts["terlambat"]
+    return dumps({
+        "tanggal": day.isoformat(), "tanggal_panjang": long_date(day), "opd": {"kode": entry.opd, "nama": opd_name},
+        "dihitung_pada": now.astimezone(tz).strftime("%H:%M"),
+        "jumlah": {"pegawai": len(people), "hadir": present, "terlambat": counts["terlambat"],
+                   "belum_hadir": counts["belum_hadir"], "cuti": counts["cuti"], "dl": counts["dl"],
+                   "libur": counts["libur"], "tidak_dikenali": unknown},
+        "pegawai": people,
+    })
+
+
+def _tpp_summary(tpp: TppResult) -> dict:
+    return {"tpp_dasar": tpp.base, "potongan_persen": round(tpp.deduction_percent, 4),
+            "potongan_diterapkan_persen": round(tpp.applied_percent, 4), "tpp_diterima": tpp.final_amount,
+            "tidak_dibayar": tpp.zeroed, "alasan": tpp.zero_reason,
+            "hari_tk": sum(1 for d in tpp.days if d.code == ABSENT)}
+
+
+def month_table(entry: Entry, now: datetime, tz: ZoneInfo, opd_name: str) -> bytes:
+    """The OPD's month: per employee the code of each working day, the deductions' total and the TPP."""
+    today = now.astimezone(tz).date()
+    days = month_days(entry.month)
+    ongoing = days[0] <= today <= days[-1]
+    rows = []
+    for nip, row in sorted(entry.rows.items(), key=lambda kv: kv[1].employee.name):
+        rows.append({"nip": nip, "nama": row.employee.name, "hari": {d.date.isoformat(): d.code for d in row.tpp.days},
+                     "hari_sementara": sorted(d.isoformat() for d in row.provisional_days), **_tpp_summary(row.tpp)})
+    return dumps({
+        "bulan": entry.month, "nama_bulan": month_name(entry.month), "opd": {"kode": entry.opd, "nama": opd_name},
+        "sementara": ongoing or today < days[0], "hari_ini": today.isoformat(),
+        "dihitung_pada": now.astimezone(tz).strftime("%d-%m-%Y %H:%M"),
+        "tanggal": [{"tanggal": d.isoformat(), "hari": DAY_NAMES[d.weekday()][:3], "nanti": d > today} for d in days],
+        "pegawai": rows,
+    })
+
+
+def employee_month(entry: Entry, nip: str, now: datetime, tz: ZoneInfo, opd_name: str) -> dict:
+    """One employee's month: every day with its times and reasons, the deductions and the TPP explained."""
+    row = entry.rows[nip]
+    today = now.astimezone(tz).date()
+    days = month_days(entry.month)
+    ongoing = days[0] <= today <= days[-1] or today < days[0]
+    tpp = row.tpp
+    explanation = [rule_words(line) for line in tpp.explanation()]
+    if ongoing:
+        explanation.insert(1, f"SEMENTARA per {now.astimezone(tz):%d-%m-%Y %H:%M} WIT: bulan belum selesai; hari "
+                              "yang belum terjadi belum dihitung dan hari ini dapat berubah.")
+    return {
+        "nip": nip, "nama": row.employee.name, "opd": {"kode": entry.opd, "nama": opd_name}, "bulan": entry.month,
+        "nama_bulan": month_name(entry.month), "sementara": ongoing, "hari_ini": today.isoformat(),
+        "dihitung_pada": now.astimezone(tz).strftime("%d-%m-%Y %H:%M"),
+        "tanggal": [{"tanggal": d.isoformat(), "hari": DAY_NAMES[d.weekday()][:3], "nanti": d > today} for d in days],
+        "hari": [{"tanggal": d.date.isoformat(), "hari": DAY_NAMES[d.date.weekday()], "kode": d.code,
+                  "sementara": d.date in row.provisional_days,
+                  "keterangan": describe(d, d.date in row.provisional_days),
+                  "masuk": _hhmm(d.checkin.at if d.checkin else None, tz),
+                  "pulang": _hhmm(d.checkout.at if d.checkout else None, tz),
+                  "terlambat_menit": d.late_min, "pulang_cepat_menit": d.early_min,
+                  "potongan": [{"kode": x.code, "persen": x.percent, "aturan": rule_words(x.rule)}
+                               for x in d.deductions]}
+                 for d in tpp.days],
+        "potongan": [{"tanggal": x.date.isoformat(), "kode": x.code, "persen": x.percent, "aturan": rule_words(x.rule)}
+                     for x in tpp.deductions],
+        **_tpp_summary(tpp), "penjelasan": explanation, "kebijakan": tpp.policy,
+    }
