@@ -8,6 +8,8 @@ every role. Used by the browser tests and for trying the app by hand:
 from __future__ import annotations
 
 import random
+import shutil
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -57,6 +59,18 @@ class City:
     keys: dict = field(default_factory=dict)
     seq: dict[str, int] = field(default_factory=dict)
     prev: dict[str, str] = field(default_factory=dict)
+
+    def copy_to(self, dest: Path) -> City:
+        """The same city in `dest` (its files copied): each test changes its own copy, seeding runs once."""
+        src = Path(self.store.path).parent
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ("events.sqlite", "master.sqlite", DeviceRegistry.FILE, "quarantine.sqlite"):
+            with sqlite3.connect(src / name) as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            shutil.copyfile(src / name, dest / name)
+        return City(SqliteEventStore(dest / "events.sqlite"), MasterData(f"sqlite:///{dest / 'master.sqlite'}"),
+                    DeviceRegistry.in_dir(dest), Quarantine(dest / "quarantine.sqlite"), self.now, dict(self.names),
+                    dict(self.keys), dict(self.seq), dict(self.prev))
 
     def nip(self, name: str) -> str:
         return next(n for n, v in self.names.items() if v == name)

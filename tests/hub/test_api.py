@@ -289,10 +289,10 @@ def test_pp94_yearly_report(api):
     assert api.get("/discipline/pp94", headers=login(api, "ani"), params={"year": 2026}).status_code == 403
 
 
-def test_dashboard_page_is_served_in_bahasa_indonesia(api):
-    r = api.get("/dashboard")
+def test_dashboard_address_opens_the_web_app_in_bahasa_indonesia(api):
+    r = api.get("/dashboard")  # the old board's address: the web app, on its board
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    for label in ("Papan Kehadiran Hari Ini", "Terakhir terlihat", "Presensi langsung", "/board/today",
-                  "/stream/checkins"):
+    assert str(r.url).endswith("/app/#/hari-ini") or str(r.url).endswith("/app/")
+    for label in ('lang="id"', "Nama pengguna", "Kata sandi", "Masuk", "/static/app/js/main.js"):
         assert label in r.text
     assert "/dashboard" not in api.app.openapi()["paths"]  # a page, not part of the API contract

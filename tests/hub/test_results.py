@@ -1,0 +1,202 @@
+"""The web app's results kept current (hub.results): the same answers as recomputing from raw events, one
+employee's row recomputed per new event, master-data changes and the clock taken into account."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from webapp_city import NOW, seed
+
+from hadir.wit import WIT
+from hub.attendance import Attendance
+from hub.master import Leave
+from hub.results import AWAITING_CHECKIN, AWAITING_CHECKOUT, NOT_YET, LiveResults
+from hub.tpp.policy import load_policy
+
+TODAY = NOW.date()
+
+
+class Clock:
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    return seed(tmp_path_factory.mktemp("city"))
+
+
+@pytest.fixture
+def city(seeded, tmp_path):
+    c = seeded.copy_to(tmp_path)
+    yield c
+    c.store.close()
+
+
+def live(city, at: datetime, **kw) -> tuple[LiveResults, Clock]:
+    clock = Clock(at)
+    att = Attendance(city.store, city.master, load_policy())
+    return LiveResults(att, city.registry, clock=clock, **kw), clock
+
+
+def at(hh: int, mm: int, day: date = TODAY) -> datetime:
+    return datetime.combine(day, datetime.min.time(), WIT).replace(hour=hh, minute=mm)
+
+
+def codes(results: LiveResults, nip: str, day: date = TODAY, opd: str = "DINKES") -> str:
+    entry = results.entry(opd, day.strftime("%Y-%m"))
+    return next(d.code for d in entry.rows[nip].tpp.days if d.date == day)
+
+
+def test_a_past_month_is_exactly_what_recomputing_from_raw_events_gives(city):
+    results, _ = live(city, datetime(2026, 12, 2, 9, 0, tzinfo=WIT))
+    entry = results.entry("DINKES", "2026-11")
+    fresh = {r.nip: r for r in Attendance(city.store, city.master, load_policy()).month("2026-11", "DINKES")}
+    assert set(entry.rows) == set(fresh) and len(fresh) == 12
+    for nip, row in entry.rows.items():
+        assert row.tpp.final_amount == fresh[nip].final_amount
+        assert [(d.date, d.code, d.percent) for d in row.tpp.days] == [(d.date, d.code, d.percent)
+                                                                      for d in fresh[nip].days]
+        assert not row.provisional_days
+    assert {d.code for r in entry.rows.values() for d in r.tpp.days} >= {"HADIR", "TK", "CUTI", "DL"}
+
+
+def test_the_current_month_agrees_with_raw_events_up_to_yesterday_and_stops_at_today(city):
+    results, _ = live(city, NOW)
+    entry = results.entry("DINKES", "2026-11")
+    yesterday = TODAY - timedelta(days=1)
+    fresh = Attendance(city.store, city.master, load_policy()).days(date(2026, 11, 1), yesterday, "DINKES")
+    mine = [(nip, d.date, d.code) for nip, row in entry.rows.items() for d in row.tpp.days if d.date <= yesterday]
+    assert sorted(mine) == sorted((nip, d.date, d.code) for nip, d in fresh)
+    for row in entry.rows.values():
+        assert row.tpp.days[-1].date == TODAY  # nothing after today is resolved (no TK for days to come)
+        assert row.provisional_days == {TODAY}
+
+
+def test_a_new_event_recomputes_only_its_employees_row(city):
+    results, _ = live(city, NOW)
+    budi = city.nip("Budi Santoso")
+    results.entry("DINKES", "2026-11")
+    builds, rows = results.builds, results.row_computations
+    item = city.event("pi-dinkes-01", city.nip("Joko Siahaya"), at(9, 50))
+    city.store.put([item])
+    results.on_stored(item)
+    assert codes(results, city.nip("Joko Siahaya")) == f"TL4+{AWAITING_CHECKOUT}"  # 140 min late
+    assert results.builds == builds and results.row_computations == rows + 1
+    assert codes(results, budi) == f"TL1+{AWAITING_CHECKOUT}"
+    assert results.row_computations == rows + 1  # nothing new, nothing recomputed
+
+
+def test_the_same_event_from_the_hook_the_poll_and_the_store_counts_once(city):
+    results, _ = live(city, NOW, poll_s=0.0)
+    joko = city.nip("Joko Siahaya")
+    item = city.event("pi-dinkes-01", joko, at(7, 40))
+    city.store.put([item])
+    results.on_stored(item)  # also seen by the poll of the store, and by a fresh build below
+    entry = results.entry("DINKES", "2026-11")
+    assert sum(1 for p in entry.punches[joko] if p.ref == item.key) == 1
+    results.invalidate()
+    entry = results.entry("DINKES", "2026-11")
+    assert sum(1 for p in entry.punches[joko] if p.ref == item.key) == 1
+
+
+def test_events_stored_by_another_hub_process_arrive_through_the_poll(city):
+    results, _ = live(city, NOW, poll_s=0.0)
+    joko = city.nip("Joko Siahaya")
+    assert codes(results, joko) == AWAITING_CHECKIN
+    city.store.put([city.event("pi-dinkes-01", joko, at(7, 31))])  # no on_stored: another process stored it
+    assert codes(results, joko) == f"TL1+{AWAITING_CHECKOUT}"
+
+
+def test_unknown_faces_at_the_opds_devices_are_counted(city):
+    results, _ = live(city, NOW)
+    entry = results.entry("DINKES", "2026-11")
+    before = len(entry.unknown)
+    item = city.event("pi-dinkes-01", None, at(9, 0))
+    city.store.put([item])
+    results.on_stored(item)
+    assert len(results.entry("DINKES", "2026-11").unknown) == before + 1
+    assert len(results.entry("DISDIK", "2026-11").unknown) == 0
+
+
+def test_a_change_of_master_data_is_seen_at_the_next_read_but_a_user_change_is_not_a_rebuild(city):
+    results, _ = live(city, NOW)
+    budi = city.nip("Budi Santoso")
+    assert codes(results, budi) == f"TL1+{AWAITING_CHECKOUT}"
+    builds = results.builds
+    city.master.create_user("admin", "citra", "rahasia-123", "employee", nip=city.nip("Citra Wattimena"))
+    assert codes(results, budi) == f"TL1+{AWAITING_CHECKOUT}" and results.builds == builds
+    city.master.add("kadis", Leave(nip=budi, type="sakit", start=TODAY, end=TODAY))
+    assert codes(results, budi) == "CUTI" and results.builds == builds + 1
+
+
+def test_a_change_made_by_another_process_is_seen_after_the_poll(city, tmp_path):
+    from hub.master import MasterData
+
+    results, _ = live(city, NOW, poll_s=0.0)
+    budi = city.nip("Budi Santoso")
+    assert codes(results, budi) == f"TL1+{AWAITING_CHECKOUT}"
+    other = MasterData(f"sqlite:///{tmp_path / 'master.sqlite'}")  # e.g. the hadir-hub command line
+    other.add("cli", Leave(nip=budi, type="tahunan", start=TODAY, end=TODAY))
+    assert codes(results, budi) == "CUTI"
+
+
+def test_codes_follow_the_clock_through_the_day_without_new_events(city):
+    results, clock = live(city, at(6, 50))
+    joko, budi = city.nip("Joko Siahaya"), city.nip("Budi Santoso")
+    assert codes(results, joko) == NOT_YET and codes(results, budi) == NOT_YET
+    clock.at = at(7, 40)
+    assert codes(results, joko) == AWAITING_CHECKIN
+    clock.at = at(12, 0)  # past the midpoint: no check-in is TK unless a punch comes by the close
+    assert codes(results, joko) == "TK" and codes(results, budi) == f"TL1+{AWAITING_CHECKOUT}"
+    entry = results.entry("DINKES", "2026-11")
+    assert TODAY in entry.rows[joko].provisional_days
+    clock.at = at(20, 1)  # the check-out window has closed: final codes
+    assert codes(results, budi) == "TL1+PSW4"
+    assert TODAY not in results.entry("DINKES", "2026-11").rows[budi].provisional_days
+
+
+def test_a_punch_stamped_after_now_has_not_happened_yet(city):
+    results, _ = live(city, NOW)
+    joko = city.nip("Joko Siahaya")
+    item = city.event("pi-dinkes-01", joko, NOW + timedelta(minutes=20))
+    city.store.put([item])
+    results.on_stored(item)
+    assert codes(results, joko) == AWAITING_CHECKIN  # 10:30: his 10:50 punch has not happened yet
+    assert results.entry("DINKES", "2026-11").valid_until <= NOW + timedelta(hours=2)
+
+
+def test_the_rendered_view_is_kept_until_something_changes(city):
+    results, _ = live(city, NOW)
+    calls = []
+
+    def render(entry):
+        calls.append(entry.version)
+        return str(entry.version).encode()
+
+    first = results.render("DINKES", "2026-11", "v", render)
+    assert results.render("DINKES", "2026-11", "v", render) == first and len(calls) == 1
+    item = city.event("pi-dinkes-01", city.nip("Joko Siahaya"), at(9, 0))
+    city.store.put([item])
+    results.on_stored(item)
+    assert results.render("DINKES", "2026-11", "v", render) != first and len(calls) == 2
+
+
+def test_entries_beyond_the_limit_are_dropped_oldest_first(city):
+    results, _ = live(city, NOW, max_entries=2)
+    for month in ("2026-09", "2026-10", "2026-11"):
+        results.entry("DINKES", month)
+    assert list(results._entries) == [("DINKES", "2026-10"), ("DINKES", "2026-11")]
+
+
+def test_stored_since_returns_what_came_after_the_cursor(city):
+    _, cursor = city.store.stored_since(0)
+    assert cursor > 0 and city.store.stored_since(cursor) == ([], cursor)
+    item = city.event("pi-dinkes-01", None, datetime.now(timezone.utc))
+    city.store.put([item])
+    items, new = city.store.stored_since(cursor)
+    assert [i.key for i in items] == [item.key] and new == cursor + 1

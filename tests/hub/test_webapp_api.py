@@ -1,0 +1,188 @@
+"""The web app's routes: the page and its assets, what each role may see, the board, the month, one employee's
+month, the review list and the devices, in Bahasa Indonesia."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from webapp_city import NOW, PASSWORD, seed
+
+from hub.api.app import create_app
+from hub.config import MapSettings
+from hub.ingest.metrics import IngestMetrics
+from hub.tpp.policy import load_policy
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    return seed(tmp_path_factory.mktemp("city"))
+
+
+def make_client(city, **kw) -> TestClient:
+    app = create_app(store=city.store, master=city.master, registry=city.registry, policy=load_policy(),
+                     metrics=IngestMetrics(), secret=b"test", quarantine=city.quarantine, clock=lambda: NOW, **kw)
+    return TestClient(app)
+
+
+@pytest.fixture
+def client(seeded, tmp_path):
+    city = seeded.copy_to(tmp_path)
+    with make_client(city) as c:
+        c.city = city
+        yield c
+    city.store.close()
+
+
+def login(client, user: str) -> dict:
+    r = client.post("/auth/token", json={"username": user, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def test_the_page_and_its_assets_are_served_by_the_hub_with_a_strict_policy(client):
+    r = client.get("/app/")
+    assert r.status_code == 200 and '<html lang="id">' in r.text
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "unsafe" not in csp and "http" not in csp
+    assert "<script>" not in r.text and "style=" not in r.text  # nothing inline: the policy allows none
+    for asset in ("/static/app/js/main.js", "/static/app/app.css", "/static/vendor/leaflet/leaflet.js",
+                  "/static/vendor/leaflet/leaflet.css", "/static/vendor/leaflet/images/marker-icon.png",
+                  "/static/vendor/leaflet/LICENSE"):
+        assert client.get(asset).status_code == 200, asset
+    old = client.get("/dashboard", follow_redirects=False)
+    assert old.status_code == 307 and old.headers["location"] == "/app/#/hari-ini"
+    assert "/dashboard" not in client.app.openapi()["paths"] and "/app/" not in client.app.openapi()["paths"]
+
+
+def test_the_city_tile_server_is_the_only_other_origin_allowed_and_only_for_images(seeded, tmp_path):
+    city = seeded.copy_to(tmp_path)
+    tiles = MapSettings(tiles_url="https://{s}.tiles.ambon.go.id/{z}/{x}/{y}.png", attribution="Pemkot Ambon")
+    with make_client(city, map_settings=tiles) as c:
+        csp = c.get("/app/").headers["content-security-policy"]
+        assert "img-src 'self' data: blob: https://*.tiles.ambon.go.id;" in csp
+        assert csp.count("tiles.ambon.go.id") == 1
+        peta = c.get("/app/config", headers=login(c, "kadis-dinkes")).json()["peta"]
+        assert peta["ubin"] == tiles.tiles_url and peta["atribusi"] == "Pemkot Ambon"
+    city.store.close()
+
+
+def test_config_tells_the_app_who_is_logged_in_and_how_corrections_work(client):
+    cfg = client.get("/app/config", headers=login(client, "ani")).json()
+    assert cfg["pengguna"]["peran"] == "employee" and cfg["pengguna"]["nama"] == "Ani Lestari"
+    assert cfg["opd"] == []
+    assert cfg["koreksi"] == {"butuh_nama_penyetuju": True, "persetujuan_kedua": False}
+    codes = {x["kode"]: x["arti"] for x in cfg["legenda"]}
+    assert {"HADIR", "TL3", "PSW4", "TK", "CUTI", "DL", "BELUM_HADIR", "BELUM_PULANG", "+"} <= set(codes)
+    assert "61–90 menit" in codes["TL3"] and "tidak presensi pulang" in codes["PSW4"] and "TL3+PSW4" in codes["+"]
+    kadis = client.get("/app/config", headers=login(client, "kadis-dinkes")).json()
+    assert kadis["opd"] == [{"kode": "DINKES", "nama": "Dinas Kesehatan"}]
+    assert len(client.get("/app/config", headers=login(client, "bkpsdm")).json()["opd"]) == 2
+    assert client.get("/app/config").status_code == 401
+
+
+def test_the_board_counts_and_lists_the_opd_today(client):
+    city = client.city
+    board = client.get("/view/today", headers=login(client, "kadis-dinkes")).json()
+    assert board["tanggal"] == "2026-11-24" and board["tanggal_panjang"] == "Selasa, 24 November 2026"
+    assert board["opd"] == {"kode": "DINKES", "nama": "Dinas Kesehatan"} and board["dihitung_pada"] == "10:30"
+    assert board["jumlah"] == {"pegawai": 12, "hadir": 8, "terlambat": 2, "belum_hadir": 2, "cuti": 1, "dl": 1,
+                               "libur": 0, "tidak_dikenali": 1}
+    rows = {p["nama"]: p for p in board["pegawai"]}
+    assert rows["Budi Santoso"]["kode"] == "TL1+BELUM_PULANG" and rows["Budi Santoso"]["sementara"]
+    assert rows["Budi Santoso"]["masuk"] == "07:48" and rows["Budi Santoso"]["keterangan"] == \
+        "terlambat 18 menit, belum presensi pulang"
+    assert rows["Fajar Tuhumury"]["kode"] == "BELUM_HADIR" and rows["Fajar Tuhumury"]["tidak_dihitung"] == 1
+    assert rows["Hendra Sahetapy"]["kode"] == "DL" and rows["Hendra Sahetapy"]["masuk"] == "08:05"
+    assert rows["Gita Manuputty"]["kategori"] == "cuti"
+    assert all(p["nip"] in city.names for p in board["pegawai"])
+
+
+def test_the_month_table_marks_today_provisional_and_resolves_nothing_after_it(client):
+    m = client.get("/view/month", headers=login(client, "bkpsdm"), params={"opd": "DINKES"}).json()
+    assert m["bulan"] == "2026-11" and m["sementara"] and m["nama_bulan"] == "November 2026"
+    assert len(m["tanggal"]) == 30 and [t["nanti"] for t in m["tanggal"]].count(True) == 6
+    for p in m["pegawai"]:
+        assert max(p["hari"]) == "2026-11-24" and p["hari_sementara"] == ["2026-11-24"]
+        assert "2026-11-22" not in p["hari"]  # a Sunday
+    closed = client.get("/view/month", headers=login(client, "bkpsdm"), params={"opd": "DINKES", "month": "2026-10"})
+    assert closed.json()["sementara"] is False and all(p["hari"] == {} for p in closed.json()["pegawai"])
+
+
+def test_one_employees_month_explains_each_deduction_in_bahasa_indonesia(client):
+    city = client.city
+    fajar = city.nip("Fajar Tuhumury")
+    d = client.get(f"/view/employee/{fajar}", headers=login(client, "kadis-dinkes")).json()
+    assert d["nama"] == "Fajar Tuhumury" and d["sementara"]
+    assert d["potongan"] and all(x["aturan"] and "late" not in x["aturan"] and "no valid punch" not in x["aturan"]
+                                 for x in d["potongan"])
+    assert any("tanpa cuti atau surat tugas" in x["aturan"] for x in d["potongan"] if x["kode"] == "TK")
+    assert any(line.startswith("SEMENTARA per 24-11-2026 10:30 WIT") for line in d["penjelasan"])
+    assert d["penjelasan"][-1].startswith("TPP diterima Rp")
+    assert d["hari"][-1] == {**d["hari"][-1], "tanggal": "2026-11-24", "kode": "BELUM_HADIR", "sementara": True}
+
+
+def test_an_employee_sees_only_their_own_month(client):
+    city = client.city
+    ani, budi = city.nip("Ani Lestari"), city.nip("Budi Santoso")
+    headers = login(client, "ani")
+    assert client.get(f"/view/employee/{ani}", headers=headers).json()["nama"] == "Ani Lestari"
+    assert client.get(f"/view/employee/{budi}", headers=headers).status_code in (403, 404)
+    for path in ("/view/today", "/view/month", "/review", "/view/devices"):
+        assert client.get(path, headers=headers, params={"opd": "DINKES"}).status_code == 403, path
+
+
+def test_an_opd_user_sees_only_its_opd(client):
+    city = client.city
+    headers = login(client, "kadis-disdik")
+    for path in ("/view/today", "/view/month", "/review", "/view/devices"):
+        assert client.get(path, headers=headers, params={"opd": "DINKES"}).status_code in (403, 404), path
+    assert client.get(f"/view/employee/{city.nip('Ani Lestari')}", headers=headers).status_code in (403, 404)
+    assert client.get("/view/today", headers=headers).json()["opd"]["kode"] == "DISDIK"
+
+
+def test_readers_of_every_opd_name_one(client):
+    headers = login(client, "bkpsdm")
+    r = client.get("/view/today", headers=headers)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "opd"
+    assert client.get("/view/today", headers=headers, params={"opd": "NOPE"}).status_code == 404
+
+
+def test_review_lists_what_was_not_counted_and_why(client):
+    r = client.get("/review", headers=login(client, "kadis-dinkes")).json()
+    assert r["tanggal"] == "2026-11-24"
+    why = {(b["jenis"], b["nama"]): b for b in r["butir"]}
+    assert why[("presensi", "Fajar Tuhumury")]["alasan"] == "liveness gagal"
+    assert why[("presensi", "Joko Siahaya")]["alasan"] == "di luar radius lokasi"
+    assert why[("presensi", "Joko Siahaya")]["perangkat"] == "hp-dinkes-02"
+    assert why[("tidak_dikenali", None)]["waktu"] == "07:40:00"
+    refused = why[("ditolak", None)]
+    assert refused["alasan"].startswith("tanda tangan digital tidak sah") and refused["perangkat"] == "pi-dinkes-01"
+    assert [b["waktu"] for b in r["butir"]] == sorted(b["waktu"] for b in r["butir"])
+    other = client.get("/review", headers=login(client, "kadis-disdik")).json()
+    assert other["butir"] == []
+
+
+def test_review_says_in_bahasa_why_a_punch_outside_the_windows_did_not_count(client):
+    city = client.city
+    item = city.event("pi-dinkes-01", city.nip("Budi Santoso"), NOW.replace(hour=6, minute=10))
+    city.store.put([item])
+    client.app.state.results.on_stored(item)
+    r = client.get("/review", headers=login(client, "kadis-dinkes")).json()
+    early = next(b for b in r["butir"] if b["event"] == item.key)
+    assert early["alasan"] == "lebih dari 30 menit sebelum jam masuk (07:30): tidak dihitung sebagai presensi masuk"
+
+
+def test_devices_are_online_only_when_heard_from_recently(client):
+    d = client.get("/view/devices", headers=login(client, "kadis-dinkes")).json()
+    rows = {x["perangkat"]: x for x in d["perangkat"]}
+    assert set(rows) == {"pi-dinkes-01", "hp-dinkes-02"}
+    assert rows["pi-dinkes-01"]["online"] and rows["pi-dinkes-01"]["peringatan"] == []
+    field = rows["hp-dinkes-02"]
+    assert not field["online"] and field["status"] == "online"  # its retained state says online: it is not
+    assert "tidak terhubung sejak 2 jam lalu" in field["peringatan"]
+    assert "antrean 740 event belum terkirim" in field["peringatan"]
+    assert d["lokasi"][0]["nama"] == "Kantor Dinas Kesehatan"
+    assert d["surat_tugas"][0]["tujuan"] == "Puskesmas Masohi"
+    checkins = {x["nama"]: x for x in d["presensi_lapangan"]}
+    assert checkins["Hendra Sahetapy"]["dihitung"] and not checkins["Joko Siahaya"]["dihitung"]
+    assert checkins["Joko Siahaya"]["alasan"] == "di luar radius lokasi"
