@@ -15,9 +15,10 @@ export function render(el, ctx) {
   const status = h("div");
   const head = h("div.page-head");
   const grid = h("div.grid-wrap");
+  const caption = h("p.muted.small");
   const detail = h("div", { id: "detail" });
   const search = h("input", { type: "search", placeholder: "Cari nama atau NIP", "aria-label": "Cari pegawai" });
-  clear(el, head, status, grid, detail, legend(ctx.config));
+  clear(el, head, status, grid, caption, detail, legend(ctx.config));
   let data = null;
 
   function nav(delta) { ctx.go("bulan", { bulan: shiftMonth(data.bulan, delta) }); }
@@ -85,8 +86,12 @@ export function render(el, ctx) {
     h("td", { text: percent(p.potongan_diterapkan_persen) }),
     h("td.money", { text: rupiah(p.tpp_diterima) + (p.tidak_dibayar ? " (tidak dibayar)" : "") })));
     clear(grid, rows.length ? h("table.month", {}, h("thead", {}, headRow), h("tbody", {}, body))
-      : notice("info", "Tidak ada pegawai yang cocok."),
-    h("p.muted.small", { text: `Di tabel: ${SHORT_NOTE}. Pilih satu pegawai untuk rincian potongan dan penjelasan TPP.` }));
+      : notice("info", "Tidak ada pegawai yang cocok."));
+    clear(caption, `Di tabel: ${SHORT_NOTE}. Pilih satu pegawai untuk rincian potongan dan penjelasan TPP.`);
+    // A month under way opens on today's column (on a phone only a few days fit).
+    const today = grid.querySelector(`th.day[title='${data.hari_ini}']`);
+    const sticky = grid.querySelector("th.sticky");
+    if (today && sticky) grid.scrollLeft = Math.max(0, today.offsetLeft + 2 * today.offsetWidth - grid.clientWidth);
   }
 
   async function openDetail(which) {

@@ -31,11 +31,13 @@ export function render(el, ctx) {
   const table = h("div.board");
   const liveList = h("ol.live", { id: "liveList" });
   const liveState = h("span.live-state", { id: "liveState", text: "Menyambung…" });
-  clear(el, heading, status, cards, controls, table,
-    h("section.panel", {}, h("h2", {}, "Presensi langsung ", liveState), liveList,
-      h("p.muted.small.live-empty", { text: "Belum ada presensi baru sejak halaman ini dibuka." }),
-      h("p.muted.small", { text: "Nama dan jam (WIT) tiap presensi yang baru disimpan hub." })),
-    legend(ctx.config));
+  // The live panel comes first on a phone (a few lines), beside the list on a wide screen.
+  clear(el, heading, status, cards, h("div.board-layout", {},
+    h("section.panel.live-panel", {}, h("h2", {}, "Presensi langsung ", liveState), liveList,
+      h("p.muted.small.live-empty", { text: "Belum ada presensi baru sejak halaman ini dibuka. Nama dan jam (WIT) "
+        + "tiap presensi yang disimpan hub muncul di sini." })),
+    h("div.board-main", {}, controls, table)),
+  legend(ctx.config));
 
   const search = h("input", { type: "search", placeholder: "Cari nama atau NIP", "aria-label": "Cari pegawai",
     on: { input: draw } });
@@ -91,12 +93,14 @@ export function render(el, ctx) {
     refreshTimer = setTimeout(load, 800);
   }
 
-  function onEvent(ev) {
+  let loading = null;
+  async function onEvent(ev) {
+    if (!data && loading) await loading;  // names come from the board: wait for its first load
     const person = data?.pegawai.find((p) => p.nip === ev.nip);
     const flagged = ev.liveness === false || (ev.tanda && ev.tanda.length > 0);
     const item = h("li", { class: flagged ? "flagged" : "" },
       h("time", { text: witTime(ev.waktu) }), " ",
-      h("strong", { text: person ? person.nama : `Pegawai ${ev.nip}` }),
+      h("strong", { text: person ? person.nama : `Pegawai NIP ${ev.nip}` }),
       h("span.muted", { text: ` · ${ev.perangkat}` }),
       flagged ? h("span.code.bad", { text: "perlu ditinjau" }) : null);
     liveList.prepend(item);
@@ -110,7 +114,7 @@ export function render(el, ctx) {
       ? `Terputus — menyambung ulang dalam ${s.retryIn} detik` : "Menyambung…";
   }
 
-  load();
+  loading = load();
   const stop = follow(`/stream/checkins?opd=${encodeURIComponent(opd)}`,
     { onEvent, onState, onExpired: expire });
   // The codes change as the day's windows open and close even without new events.

@@ -1,0 +1,64 @@
+"""Headless Chromium for the web app's browser tests (Debian `chromium` + `chromium-driver`, driven by Selenium).
+
+Each session gets a fresh profile, no background networking, and downloads into a folder of the test's.
+As root, a missing browser is installed with apt (the test command's setup); otherwise the caller is told
+what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+DRIVER = "/usr/bin/chromedriver"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--lang=id-ID"]
+
+
+def ensure_chromium() -> None:
+    """Raise FileNotFoundError naming the packages unless Chromium and its driver are here (installed as root)."""
+    if Path(CHROMIUM).exists() and Path(DRIVER).exists():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"],
+                       check=True, env=env, capture_output=True)
+    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
+        raise FileNotFoundError("chromium and chromium-driver (apt-get install chromium chromium-driver)")
+
+
+def chromium(width: int = 1280, height: int = 900, downloads: Path | None = None, tz: str = "UTC"):
+    """A new headless Chromium session (selenium WebDriver) with a fresh profile; the caller quits it.
+    `tz`: the browser's own time zone (UTC by default, so that WIT on the page is the app's doing)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='hadir-chromium-')}")
+    options.add_argument(f"--window-size={width},{height}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if downloads is not None:
+        options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                                  "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(DRIVER, env={**os.environ, "TZ": tz}), options=options)
+    set_viewport(driver, width, height)
+    return driver
+
+
+def set_viewport(driver, width: int, height: int) -> None:
+    """Make the page's own width `width` CSS pixels (the --window-size flag stops at 500 px in headless mode)."""
+    driver.set_window_size(width, height)
+    inner = driver.execute_script("return window.innerWidth")
+    if inner != width:
+        driver.set_window_size(width + (width - inner), height)
+    inner = driver.execute_script("return window.innerWidth")
+    if inner != width:
+        raise RuntimeError(f"could not make the viewport {width} px wide (it is {inner} px)")

@@ -1,0 +1,482 @@
+"""The web app in a real browser (headless Debian Chromium driven by Selenium) against the real app under
+uvicorn on 127.0.0.1: each role logs in and sees what it should, at 390 px (a phone) and 1280 px; live
+check-ins arrive by name in WIT and survive a server restart; an employee cannot reach anyone else's data.
+
+Screenshots go to $HADIR_ARTIFACTS (default tests/artifacts/webapp/), one per role, page and width.
+"""
+
+from __future__ import annotations
+
+import csv
+import http.server
+import os
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from webapp_city import NOW, PASSWORD, seed
+
+from hub.api.app import create_app
+from hub.config import MapSettings
+from hub.ingest.metrics import IngestMetrics
+from hub.master import DutyOrder
+from hub.tpp.policy import load_policy
+from testkit import browser
+from testkit.localservices import free_port
+
+ARTIFACTS = Path(os.environ.get("HADIR_ARTIFACTS") or Path(__file__).resolve().parent.parent / "artifacts") / "webapp"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium_installed():
+    try:
+        browser.ensure_chromium()
+    except FileNotFoundError as exc:
+        pytest.skip(f"SERVICE MISSING, test not run: {exc}")
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    return seed(tmp_path_factory.mktemp("city"))
+
+
+class Server:
+    """The app under uvicorn on a fixed loopback port; it can be stopped and started again (reconnects)."""
+
+    def __init__(self, app):
+        self.app, self.port = app, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.start()
+
+    def start(self) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        assert not self.thread.is_alive()
+
+
+def serve(city, **kw) -> Server:
+    app = create_app(store=city.store, master=city.master, registry=city.registry, policy=load_policy(),
+                     metrics=IngestMetrics(), secret=b"browser-test", quarantine=city.quarantine,
+                     clock=lambda: NOW, **kw)
+    return Server(app)
+
+
+@pytest.fixture
+def city(seeded, tmp_path):
+    c = seeded.copy_to(tmp_path / "city")
+    yield c
+    c.store.close()
+
+
+@pytest.fixture
+def hub(city):
+    server = serve(city)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def open_browser(tmp_path):
+    sessions = []
+
+    def make(width: int = 1280):
+        d = browser.chromium(width, 900, downloads=tmp_path / "downloads")
+        sessions.append(d)
+        return d
+
+    yield make
+    for d in sessions:
+        d.quit()
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def wait_for(d, condition, timeout: float = 20):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(d, timeout, poll_frequency=0.1).until(condition)
+
+
+def css(d, selector: str):
+    return d.find_elements("css selector", selector)
+
+
+def wait_css(d, selector: str, timeout: float = 20):
+    return wait_for(d, lambda d: css(d, selector) or False, timeout)[0]
+
+
+def wait_text(d, selector: str, text: str, timeout: float = 20):
+    """The first element matching `selector` whose text contains `text` (the page may redraw meanwhile)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def found(d):
+        try:
+            return next((e for e in css(d, selector) if text in e.text), False)
+        except StaleElementReferenceException:
+            return False
+
+    return wait_for(d, found, timeout)
+
+
+def login(d, base: str, user: str, password: str = PASSWORD) -> None:
+    d.get(base + "/app/")
+    wait_css(d, "#user").send_keys(user)
+    css(d, "#pass")[0].send_keys(password)
+    css(d, "#loginForm button")[0].click()
+    wait_css(d, "#tabs a")
+
+
+def go(d, page: str) -> None:
+    d.execute_script("location.hash = arguments[0]", f"#/{page}")
+
+
+def set_value(d, element, value: str) -> None:
+    """Date and time inputs: set the value as the page reads it, whatever the browser's display format."""
+    d.execute_script("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'));"
+                     "arguments[0].dispatchEvent(new Event('change'))", element, value)
+
+
+def shot(d, name: str) -> Path:
+    """A full-page screenshot at the window's width, saved as an artefact."""
+    width = d.execute_script("return window.innerWidth")
+    height = d.execute_script("return document.documentElement.scrollHeight")
+    size = d.get_window_size()
+    d.set_window_size(size["width"], min(max(height + 120, 600), 6000))
+    d.execute_script("window.scrollTo(0, 0)")
+    time.sleep(0.3)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}-{width}px.png"
+    d.save_screenshot(str(path))
+    d.set_window_size(size["width"], size["height"])
+    return path
+
+
+def fits_the_width(d) -> bool:
+    return d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def console_errors(d) -> list[str]:
+    return [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def tabs(d) -> list[str]:
+    return [a.text for a in css(d, "#tabs a")]
+
+
+# -------------------------------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_opd_head_sees_the_board_month_review_and_devices(hub, open_browser, city, width):
+    d = open_browser(width)
+    login(d, hub.url, "kadis-dinkes")
+    assert tabs(d) == ["Hari ini", "Bulan ini / rekap", "Perlu ditinjau", "Cuti, surat tugas, koreksi", "Perangkat"]
+    assert css(d, "#opdPick")[0].is_displayed() is False  # an OPD head has one OPD
+    assert wait_css(d, ".page-head p.muted").text == "Selasa, 24 November 2026 · dihitung pukul 10:30 WIT"
+    assert css(d, "#page h1")[0].text == "Hari ini — Dinas Kesehatan"
+    counts = {c.get_attribute("data-count"): c.find_element("css selector", "strong").text for c in css(d, ".card")}
+    assert counts == {"hadir": "8", "terlambat": "2", "belum_hadir": "2", "cuti": "1", "dl": "1", "tidak_dikenali": "1"}
+    budi = css(d, f"tr[data-nip='{city.nip('Budi Santoso')}']")[0]
+    assert "Budi Santoso" in budi.text and "07:48" in budi.text and "TL1+BELUM_PULANG*" in budi.text
+    assert "terlambat 18 menit, belum presensi pulang" in budi.text
+    assert "BELUM_HADIR*" in css(d, f"tr[data-nip='{city.nip('Fajar Tuhumury')}']")[0].text
+    # Sort by check-in time: the earliest first, those without a check-in last.
+    d.find_element("css selector", ".controls select option[value='masuk']").click()
+    names = [r.find_element("css selector", ".name").text for r in css(d, "table.list tbody tr")]
+    assert names[0] == "Lukas Matulessy" and names[-1] in ("Fajar Tuhumury", "Gita Manuputty", "Joko Siahaya")
+    # A count filters the list.
+    css(d, ".card[data-count='terlambat']")[0].click()
+    assert sorted(r.find_element("css selector", ".name").text for r in css(d, "table.list tbody tr")) == \
+        ["Budi Santoso", "Eka Pattinama"]
+    css(d, ".legend summary")[0].click()
+    legend = css(d, ".legend")[0].text
+    assert "TL3" in legend and "Terlambat 61–90 menit" in legend and "TL3+PSW4" in legend
+    assert fits_the_width(d)
+    wait_text(d, "#liveState", "Tersambung")
+    shot(d, "opd-hari-ini")
+
+    go(d, "bulan")
+    wait_text(d, "#page h1", "Rekap November 2026 — Dinas Kesehatan")
+    assert "SEMENTARA" in wait_css(d, "#provisional").text
+    assert len(css(d, "table.month tbody tr")) == 12
+    budi_row = css(d, f"table.month tr[data-nip='{city.nip('Budi Santoso')}']")[0]
+    assert "TL1 BP*" in budi_row.text and "Rp" in budi_row.text
+    shot(d, "opd-bulan")
+    budi_row.click()
+    detail = wait_css(d, "section.employee")
+    assert "Budi Santoso — November 2026" in detail.text and "TPP diterima (sementara)" in detail.text
+    assert "Penjelasan perhitungan TPP" in detail.text and "TPP dasar Rp" in detail.text
+    assert css(d, ".calendar .cal-day")  # the calendar of codes
+    if css(d, "table.deductions"):
+        rule = css(d, "table.deductions tbody tr")[0].text
+        assert "terlambat" in rule or "tidak presensi" in rule or "tanpa cuti" in rule
+    assert fits_the_width(d)
+    shot(d, "opd-bulan-pegawai")
+
+    go(d, "tinjau")
+    wait_text(d, "#page h1", "Perlu ditinjau — Dinas Kesehatan")
+    rows = wait_for(d, lambda d: css(d, "table.review tbody tr") or False)
+    text = "\n".join(r.text for r in rows)
+    for words in ("liveness gagal", "di luar radius lokasi", "Wajah tidak dikenali", "tanda tangan digital tidak sah"):
+        assert words in text
+    assert len(css(d, "table.review button")) == 2  # a correction for each employee whose punch did not count
+    assert fits_the_width(d)
+    shot(d, "opd-tinjau")
+
+    go(d, "perangkat")
+    alerts = wait_css(d, "#deviceAlerts").text
+    assert "hp-dinkes-02: tidak terhubung sejak 2 jam lalu" in alerts and "antrean 740 event" in alerts
+    assert "online" in css(d, "tr[data-device='pi-dinkes-01']")[0].text
+    assert css(d, "#map.leaflet-container.plain-map")  # no tiles configured: the coordinate view
+    assert "ditampilkan sebagai koordinat saja" in css(d, "#page")[0].text
+    coords = css(d, "table.coords")[0].text
+    assert "Joko Siahaya" in coords and "-3.650000" in coords and "tidak: di luar radius lokasi" in coords
+    assert fits_the_width(d)
+    shot(d, "opd-perangkat")
+    assert console_errors(d) == []
+
+
+def test_a_correction_raised_from_the_review_list_counts_on_the_board(hub, open_browser, city):
+    d = open_browser(390)
+    login(d, hub.url, "kadis-dinkes")
+    go(d, "tinjau")
+    fajar = wait_text(d, "table.review tbody tr", "Fajar Tuhumury")
+    fajar.find_element("css selector", "button").click()
+    form = wait_css(d, "#correctionForm")
+    assert form.find_element("css selector", "select[name=nip]").get_attribute("value") == city.nip("Fajar Tuhumury")
+    assert form.find_element("css selector", "input[name=time]").get_attribute("value") == "07:22"
+    form.find_element("css selector", "textarea[name=reason]").send_keys("liveness gagal karena silau; hadir, "
+                                                                         "disaksikan kepala bidang")
+    form.find_element("css selector", "input[name=approved_by]").send_keys("Kepala Dinas Kesehatan")
+    shot(d, "opd-koreksi")
+    form.find_element("css selector", "button[type=submit]").click()
+    assert "Koreksi untuk Fajar Tuhumury tersimpan." in wait_css(d, "#formStatus .notice.ok").text
+    wait_text(d, "table.list tbody tr", "Fajar Tuhumury")
+    go(d, "hari-ini")
+    row = wait_text(d, f"tr[data-nip='{city.nip('Fajar Tuhumury')}']", "07:22")
+    assert "BELUM_PULANG*" in row.text
+    assert console_errors(d) == []
+
+
+def test_leave_and_a_duty_order_with_its_destination_picked_on_the_map(hub, open_browser, city):
+    d = open_browser(1280)
+    login(d, hub.url, "kadis-dinkes")
+    budi = city.nip("Budi Santoso")
+    go(d, "pengajuan?form=cuti")
+    form = wait_css(d, "#leaveForm")
+    form.find_element("css selector", f"select[name=nip] option[value='{budi}']").click()
+    form.find_element("css selector", "select[name=type] option[value='sakit']").click()
+    set_value(d, form.find_element("css selector", "input[name=start]"), "2026-11-24")
+    set_value(d, form.find_element("css selector", "input[name=end]"), "2026-11-23")
+    form.find_element("css selector", "button[type=submit]").click()
+    error = wait_css(d, "#formStatus .notice.error").text
+    assert error == "Isian tidak valid: tanggal selesai sebelum tanggal mulai."  # the API's words, in Bahasa
+    set_value(d, form.find_element("css selector", "input[name=end]"), "2026-11-25")
+    form.find_element("css selector", "button[type=submit]").click()
+    assert wait_css(d, "#formStatus .notice.ok").text == "Cuti Budi Santoso tersimpan."
+    assert "sakit" in wait_text(d, "table.list tbody tr", "Budi Santoso").text
+    go(d, "hari-ini")
+    assert "CUTI" in wait_text(d, f"tr[data-nip='{budi}']", "CUTI").text
+
+    go(d, "pengajuan?form=tugas")
+    form = wait_css(d, "#dutyForm")
+    wait_css(d, "#dutyMap.leaflet-container")
+    form.find_element("css selector", f"select[name=nip] option[value='{city.nip('Dedi Latuconsina')}']").click()
+    form.find_element("css selector", "input[name=number]").send_keys("095/ST/DINKES/XI/2026")
+    form.find_element("css selector", "input[name=destination]").send_keys("RSUD Haulussy")
+    set_value(d, form.find_element("css selector", "input[name=start]"), "2026-11-25")
+    set_value(d, form.find_element("css selector", "input[name=end]"), "2026-11-26")
+    css(d, "#dutyMap")[0].click()  # the middle of the map: the configured centre, Balai Kota Ambon
+    lat = wait_for(d, lambda d: form.find_element("css selector", "input[name=lat]").get_attribute("value") or False)
+    lon = form.find_element("css selector", "input[name=lon]").get_attribute("value")
+    assert abs(float(lat) - -3.6954) < 0.01 and abs(float(lon) - 128.1814) < 0.01
+    shot(d, "opd-surat-tugas")
+    form.find_element("css selector", "button[type=submit]").click()
+    assert "tersimpan" in wait_css(d, "#formStatus .notice.ok").text
+    row = wait_text(d, "table.list tbody tr", "095/ST/DINKES/XI/2026").text
+    assert "RSUD Haulussy" in row and lat[:6] in row
+    saved = [x for x in city.master.list(DutyOrder) if x.number == "095/ST/DINKES/XI/2026"]
+    assert len(saved) == 1 and saved[0].lat == pytest.approx(float(lat))
+    assert [e for e in console_errors(d) if "/leave - " not in e or "422" not in e] == []  # the refused leave
+
+
+def test_live_check_ins_arrive_by_name_in_wit_and_the_stream_reconnects(hub, open_browser, city):
+    d = open_browser(1280)  # the browser runs in UTC: the times on the page are WIT because the app says so
+    login(d, hub.url, "kadis-dinkes")
+    wait_text(d, "#liveState", "Tersambung")
+    app = hub.app
+    joko, budi = city.nip("Joko Siahaya"), city.nip("Budi Santoso")
+
+    def deliver(nip, minutes_before_now):
+        item = city.event("pi-dinkes-01", nip, NOW - timedelta(minutes=minutes_before_now))
+        city.store.put([item])
+        app.state.broadcaster.publish(item)  # what the hub does with every stored event
+        app.state.results.on_stored(item)
+
+    deliver(joko, 1)
+    item = wait_text(d, "#liveList li", "Joko Siahaya")
+    assert item.text.startswith("10:29 Joko Siahaya") and joko not in item.text
+    row = wait_text(d, f"tr[data-nip='{joko}']", "10:29")  # the board follows the event
+    assert "TL4+BELUM_PULANG*" in row.text
+    shot(d, "opd-langsung")
+
+    hub.stop()
+    wait_text(d, "#liveState", "Terputus — menyambung ulang", timeout=30)
+    hub.start()
+    wait_text(d, "#liveState", "Tersambung", timeout=40)
+    deliver(budi, 0)
+    assert wait_text(d, "#liveList li", "Budi Santoso").text.startswith("10:30 Budi Santoso")
+    # While the hub was down the stream and the board's refresh could not connect; nothing else went wrong.
+    assert [e for e in console_errors(d) if "checkins" not in e and "ERR_CONNECTION_REFUSED" not in e] == []
+
+
+def test_payroll_office_reads_every_opd_and_downloads_the_exports(hub, open_browser, city, tmp_path):
+    d = open_browser(1280)
+    login(d, hub.url, "bkpsdm")
+    assert tabs(d) == ["Hari ini", "Bulan ini / rekap", "Perlu ditinjau", "Perangkat"]  # no forms for payroll
+    assert css(d, "#opdPick")[0].is_displayed()
+    css(d, "#opdSelect option[value='DINKES']")[0].click()
+    go(d, "bulan")
+    wait_text(d, "#page h1", "Rekap November 2026 — Dinas Kesehatan")
+    shot(d, "payroll-bulan")
+    css(d, "#exportCsv")[0].click()
+    assert "rekap-tpp-2026-11-DINKES.csv diunduh" in wait_css(d, ".notice.ok").text
+    css(d, "#exportXlsx")[0].click()
+    downloads = tmp_path / "downloads"
+    files = wait_for(d, lambda _: sorted(p.name for p in downloads.glob("rekap-tpp-*"))
+                     if len(list(downloads.glob("rekap-tpp-*[vx]"))) == 2 else False)
+    assert files == ["rekap-tpp-2026-11-DINKES.csv", "rekap-tpp-2026-11-DINKES.xlsx"]
+    rows = list(csv.reader((downloads / files[0]).read_text().splitlines()))
+    assert rows[0][:3] == ["NIP", "Nama", "OPD"] and {r[1] for r in rows[1:]} >= {"Budi Santoso", "Ani Lestari"}
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(downloads / files[1]).active
+    assert sheet.title == "DINKES" and sheet.max_row == 13
+    go(d, "tinjau")
+    wait_css(d, "table.review tbody tr")
+    assert css(d, "table.review button") == []  # payroll reads the review list; it does not raise corrections
+    css(d, "#opdSelect option[value='DISDIK']")[0].click()
+    wait_text(d, "#page h1", "Perlu ditinjau — Dinas Pendidikan")
+    browser.set_viewport(d, 390, 900)
+    go(d, "hari-ini")
+    wait_text(d, "table.list tbody tr", "Maria Tahapary")
+    assert fits_the_width(d)
+    shot(d, "payroll-hari-ini")
+    assert console_errors(d) == []
+
+
+def test_admin_switches_opd(hub, open_browser, city):
+    d = open_browser(390)
+    login(d, hub.url, "admin")
+    assert "Cuti, surat tugas, koreksi" in tabs(d)
+    css(d, "#opdSelect option[value='DISDIK']")[0].click()
+    wait_text(d, "#page h1", "Hari ini — Dinas Pendidikan")
+    names = [e.text for e in css(d, "table.list .name")]
+    assert "Maria Tahapary" in names and "Ani Lestari" not in names
+    shot(d, "admin-hari-ini")
+    go(d, "perangkat")
+    wait_text(d, "#page h1", "Perangkat — Dinas Pendidikan")
+    wait_text(d, "#page .notice.ok", "Semua perangkat terhubung")
+    shot(d, "admin-perangkat")
+    assert console_errors(d) == []
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_an_employee_sees_their_own_days_and_tpp_and_nobody_elses(hub, open_browser, city, width):
+    d = open_browser(width)
+    login(d, hub.url, "ani")
+    assert tabs(d) == ["Kehadiran saya"]
+    detail = wait_css(d, "section.employee")
+    assert "November 2026" in detail.text and f"NIP {city.nip('Ani Lestari')}" in detail.text
+    assert "TPP diterima (sementara)" in detail.text and "SEMENTARA per 24-11-2026 10:30 WIT" in detail.text
+    assert css(d, ".calendar .cal-day[data-date='2026-11-24'] .code")[0].text == "BP*"
+    assert fits_the_width(d)
+    shot(d, "pegawai-saya")
+    budi = city.nip("Budi Santoso")
+    for page in ("hari-ini", f"bulan?pegawai={budi}", "tinjau", "perangkat"):
+        go(d, page)
+        assert "bukan untuk peran Anda" in wait_css(d, "#page .notice.error").text
+    # Asking the API directly with this tab's own token does not help either.
+    statuses = d.execute_async_script("""
+        const [nip, done] = arguments;
+        const h = { Authorization: 'Bearer ' + sessionStorage.getItem('hadir_token') };
+        Promise.all([`/view/employee/${nip}`, '/view/today?opd=DINKES', '/view/month?opd=DINKES',
+                     `/tpp/${nip}?month=2026-11`, `/attendance?start=2026-11-01&end=2026-11-24&nip=${nip}`,
+                     '/review?opd=DINKES', '/view/devices?opd=DINKES']
+          .map((p) => fetch(p, { headers: h }).then((r) => r.status))).then(done);
+    """, budi)
+    assert all(s in (403, 404) for s in statuses), statuses
+    go(d, "saya")
+    wait_css(d, "section.employee")
+    assert "Budi" not in css(d, "body")[0].text
+
+
+def test_wrong_password_and_an_expired_session_are_said_in_bahasa_indonesia(hub, open_browser):
+    d = open_browser(390)
+    d.get(hub.url + "/app/")
+    wait_css(d, "#user").send_keys("kadis-dinkes")
+    css(d, "#pass")[0].send_keys("salah-sandi")
+    css(d, "#loginForm button")[0].click()
+    assert wait_text(d, "#loginError", "salah").text == "Nama pengguna atau kata sandi salah."
+    shot(d, "login-gagal")
+    login(d, hub.url, "kadis-dinkes")
+    d.execute_script("sessionStorage.setItem('hadir_token', 'bukan.token'); location.hash = '#/bulan';"
+                     "location.reload()")
+    assert wait_text(d, "#loginError", "Sesi").text == "Sesi Anda berakhir. Silakan masuk lagi."
+
+
+class _Tiles(http.server.BaseHTTPRequestHandler):
+    """A stand-in for the city's tile server: one plain tile for every address, and a count of requests."""
+
+    hits = 0
+    png = b""
+
+    def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        type(self).hits += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(self.png)))
+        self.end_headers()
+        self.wfile.write(self.png)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_maps_use_the_tile_server_the_city_configured(city, open_browser):
+    import cv2
+    import numpy as np
+
+    tile = np.full((256, 256, 3), (214, 230, 240), np.uint8)
+    _Tiles.png = cv2.imencode(".png", tile)[1].tobytes()
+    tiles = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Tiles)
+    threading.Thread(target=tiles.serve_forever, daemon=True).start()
+    server = serve(city, map_settings=MapSettings(
+        tiles_url=f"http://127.0.0.1:{tiles.server_address[1]}/{{z}}/{{x}}/{{y}}.png", attribution="Peta Kota Ambon"))
+    try:
+        d = open_browser(1280)
+        login(d, server.url, "kadis-dinkes")
+        go(d, "perangkat")
+        wait_css(d, "#map .leaflet-tile-loaded")
+        assert not css(d, "#map.plain-map") and "Peta Kota Ambon" in css(d, ".leaflet-control-attribution")[0].text
+        assert _Tiles.hits > 0
+        time.sleep(0.5)
+        shot(d, "opd-perangkat-ubin")
+        assert console_errors(d) == []  # the page's policy lets the city's tiles in and nothing else
+    finally:
+        server.stop()
+        tiles.shutdown()
