@@ -1,139 +1,318 @@
-"""API latency under concurrent clients on loopback: today's board and a month's TPP table for an OPD.
+"""Web app latency under concurrent clients on loopback: today's board and the month table of one OPD of 150
+in a city of 6,000, against GET /health in the same run.
 
-    python bench/api.py [--employees 6000] [--opd 40] [--clients 8] [--requests 160]
+    python bench/api.py [--employees 6000] [--opds 40] [--clients 50,200] [--seconds 6] [--events-per-s 2]
 
-Seeds master data (employees across OPDs) and a month of stored events for one OPD, serves the real
-app with uvicorn on 127.0.0.1, and sends a bounded number of requests from concurrent clients. Baseline in
-the same run: GET /health (framework + loopback floor). The last line is one JSON object.
+Seeds master data and a month of events for the whole city (two per employee per working day up to the
+moment `--now`, a Tuesday late in a month), then serves the real app under uvicorn in a separate process
+(`--serve`), where a thread stores new events for the OPD at `--events-per-s` and hands them to the app's
+results as the hub would (so the cached board and month keep being updated during the measurement).
+
+The load comes from this process: asyncio clients, one keep-alive connection each, raw HTTP/1.1.
+- closed loop: each client sends its next request as soon as the previous answer arrives (saturation);
+- paced: each client sends one request a second (a dashboard refreshing every second), `--clients` at once.
+Each phase runs `--seconds`. Also printed: the first (cold) request of the OPD's month, and the time to
+recompute the same month from raw events in-process (what every request cost before). Last line: JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import random
-import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, EventKind, Liveness  # noqa: E402
 from hadir.wit import WIT  # noqa: E402
-from hub.api.app import create_app  # noqa: E402
 from hub.api.auth import Principal, issue_token  # noqa: E402
-from hub.ingest.metrics import IngestMetrics  # noqa: E402
 from hub.master import Employee, MasterData, Opd  # noqa: E402
-from hub.registry import DeviceRegistry  # noqa: E402
 from hub.store.base import StoredEvent  # noqa: E402
 from hub.store.sqlite_store import SqliteEventStore  # noqa: E402
-from hub.tpp.policy import load_policy  # noqa: E402
 from testkit.localservices import free_port  # noqa: E402
 
+SECRET = b"bench"
+NIP0 = 198000000000000000
 
-def seed(work: Path, employees: int, opds: int, today: date) -> tuple:
+
+def nip(i: int) -> str:
+    return str(NIP0 + i)
+
+
+def make_event(device: str, seq: int, employee: str, at: datetime) -> StoredEvent:
+    ev = AttendanceEvent(key=f"{device}:{seq}", device_id=device, seq=seq, kind=EventKind.WALK_PAST,
+                         employee_id=employee, score=0.95, margin=0.05, frames=4, quality=0.8,
+                         liveness=Liveness(method="none", passed=True, score=0.0), captured_at=at,
+                         clock_source=ClockSource.NTP, model_id="dlib_resnet_v1", gallery_version=1,
+                         prev_hash=GENESIS_HASH)
+    return StoredEvent(ev, at)
+
+
+def seed(work: Path, employees: int, opds: int, now: datetime) -> int:
+    """Master data and the month's events so far for everyone; OPD00 holds employees 0, opds, 2*opds, ..."""
     master = MasterData(f"sqlite:///{work / 'master.sqlite'}")
+    today = now.date()
     with master.session() as s:
         for o in range(opds):
             s.add(Opd(code=f"OPD{o:02d}", name=f"OPD {o}"))
     with master.session() as s:
         for i in range(employees):
-            s.add(Employee(nip=f"{198000000000000000 + i}", name=f"Pegawai {i}", opd_code=f"OPD{i % opds:02d}",
-                           tpp_base=5_000_000, start=today.replace(day=1)))
+            s.add(Employee(nip=nip(i), name=f"Pegawai {i}", opd_code=f"OPD{i % opds:02d}", tpp_base=5_000_000,
+                           start=today.replace(day=1)))
     store = SqliteEventStore(work / "events.sqlite")
     rng = random.Random(3)
-    items, prev, seq = [], GENESIS_HASH, 0
+    seqs: dict[str, int] = {}
+    batch, total = [], 0
     day = today.replace(day=1)
     while day <= today:
         if day.weekday() < 5:
-            for i in range(0, employees, opds):  # everyone in OPD00
-                for hhmm in ((7, 20 + rng.randint(0, 25)), (16, rng.randint(0, 40))):
-                    seq += 1
-                    at = datetime.combine(day, dtime(*hhmm), WIT)
-                    ev = AttendanceEvent(key=f"pi-bench-01:{seq}", device_id="pi-bench-01", seq=seq,
-                                         kind=EventKind.WALK_PAST, employee_id=f"{198000000000000000 + i}",
-                                         score=0.95, margin=0.05, frames=4, quality=0.8,
-                                         liveness=Liveness(method="none", passed=True, score=0.0), captured_at=at,
-                                         clock_source=ClockSource.NTP, model_id="dlib_resnet_v1", gallery_version=1,
-                                         prev_hash=prev)
-                    prev = ev.event_hash()
-                    items.append(StoredEvent(ev, at))
+            moments = [(7, 20, 25), (16, 0, 40)] if day < today else [(7, 20, 25)]
+            for i in range(employees):
+                device = f"pi-opd{i % opds:02d}-{(i // opds) % 4}"  # four terminals per OPD
+                for hh, lo, spread in moments:
+                    at = datetime.combine(day, dtime(hh, lo + rng.randint(0, spread), rng.randint(0, 59)), WIT)
+                    if at > now:
+                        continue
+                    seqs[device] = seqs.get(device, 0) + 1
+                    batch.append(make_event(device, seqs[device], nip(i), at))
+            if len(batch) > 20_000:
+                store.put(batch)
+                total += len(batch)
+                batch = []
         day += timedelta(days=1)
-    store.put(items)
-    return master, store, len(items)
+    store.put(batch)
+    total += len(batch)
+    store.close()
+    (work / "seqs.json").write_text(json.dumps(seqs))
+    return total
 
 
-def hammer(base: str, path: str, headers: dict, clients: int, total: int) -> list[float]:
-    """`clients` threads, each with its own keep-alive connection, share `total` requests."""
-    local = threading.local()
-
-    def one(_: int) -> float:
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=base, timeout=60)
-        started = time.perf_counter()
-        r = local.client.get(path, headers=headers)
-        r.raise_for_status()
-        return (time.perf_counter() - started) * 1000
-
-    with ThreadPoolExecutor(clients) as pool:
-        return list(pool.map(one, range(total)))
+# ------------------------------------------------------------------------------------------- server side
 
 
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
+def serve(work: Path, port: int, now: datetime, opds: int, events_per_s: float, http: str) -> None:
+    """The app over the seeded files, under uvicorn; a thread adds events for OPD00 as the hub would."""
+    import uvicorn
+
+    from hub.api.app import create_app
+    from hub.ingest.metrics import IngestMetrics
+    from hub.registry import DeviceRegistry
+    from hub.tpp.policy import load_policy
+
+    store = SqliteEventStore(work / "events.sqlite")
+    master = MasterData(f"sqlite:///{work / 'master.sqlite'}")
+    app = create_app(store=store, master=master, registry=DeviceRegistry.in_dir(work), policy=load_policy(),
+                     metrics=IngestMetrics(), secret=SECRET, clock=lambda: now)
+    staff = [e.nip for e in master.employees("OPD00")]
+    seqs = json.loads((work / "seqs.json").read_text())
+
+    def feed() -> None:
+        rng, device = random.Random(5), f"pi-live-{os.getpid()}"  # a new device each run (a reused city)
+        seq = seqs.get(device, 0)
+        while events_per_s > 0:
+            time.sleep(1 / events_per_s)
+            seq += 1
+            item = make_event(device, seq, rng.choice(staff), now - timedelta(seconds=rng.randint(1, 3600)))
+            store.put([item])
+            app.state.broadcaster.publish(item)
+            app.state.results.on_stored(item)
+
+    threading.Thread(target=feed, daemon=True).start()
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_keep_alive=60,
+                http=http)
+
+
+# ------------------------------------------------------------------------------------------- client side
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection that sends GETs and reads Content-Length bodies."""
+
+    def __init__(self, port: int, token: str):
+        self.port, self.token = port, token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.reconnects = 0
+
+    async def get(self, path: str) -> int:
+        try:
+            return await self._get(path)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.close()  # the server closed an idle keep-alive connection: once more on a new one
+            self.reconnects += 1
+            return await self._get(path)
+
+    async def _get(self, path: str) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.token}\r\n\r\n"
+                          .encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await self.reader.readexactly(length)
+        if status not in (200, 307):
+            raise RuntimeError(f"GET {path}: {status}")
+        return length
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): the server's cost, whatever else runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def phase(port: int, token: str, path: str, clients: int, seconds: float, paced: bool, pid: int) -> dict:
+    """`clients` connections on `path` for `seconds`; closed loop, or one request a second each (paced)."""
+    conns = [Conn(port, token) for _ in range(clients)]
+    for c in conns:  # connect first: the phase measures requests, not TCP handshakes
+        await c.get("/health")
+    latencies: list[float] = []
+    size = 0
+    stop = time.perf_counter() + seconds
+
+    async def run(c: Conn, offset: float) -> None:
+        nonlocal size
+        if paced:
+            await asyncio.sleep(offset)  # spread the clients over the second
+        nxt = time.perf_counter()
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            size = await c.get(path)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if paced:
+                nxt += 1.0
+                await asyncio.sleep(max(0.0, nxt - time.perf_counter()))
+
+    started, cpu = time.perf_counter(), cpu_seconds(pid)
+    await asyncio.gather(*(run(c, i / clients) for i, c in enumerate(conns)))
+    wall, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
+    for c in conns:
+        c.close()
+    s = sorted(latencies)
+    return {"requests": len(s), "p50_ms": s[len(s) // 2], "p99_ms": s[min(len(s) - 1, int(len(s) * 0.99))],
+            "rps": len(s) / wall, "bytes": size, "reconnects": sum(c.reconnects for c in conns),
+            "server_cpu_ms_per_request": cpu * 1000 / max(1, len(s)), "server_cores": cpu / wall}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="API latency under concurrent clients.")
+    ap = argparse.ArgumentParser(description="Web app latency under concurrent clients.")
     ap.add_argument("--employees", type=int, default=6000)
-    ap.add_argument("--opd", type=int, default=40)
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--requests", type=int, default=160, help="per endpoint (bounded)")
+    ap.add_argument("--opds", type=int, default=40)
+    ap.add_argument("--clients", default="50,200")
+    ap.add_argument("--seconds", type=float, default=6.0, help="per phase (bounded)")
+    ap.add_argument("--events-per-s", type=float, default=2.0, help="new events for the OPD during the run")
+    ap.add_argument("--now", default="2026-11-24T10:30:00+09:00", help="the app's clock (a day late in a month)")
+    ap.add_argument("--data", help="seed into (or reuse the city already seeded in) this folder")
+    ap.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"],
+                    help="uvicorn's HTTP parser (auto: httptools when installed)")
+    ap.add_argument("--serve", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    import uvicorn
+    now = datetime.fromisoformat(args.now)
+    if args.serve:
+        serve(Path(args.serve), args.port, now, args.opds, args.events_per_s, args.http)
+        return
 
-    today = datetime.now(WIT).date()
-    work = Path(tempfile.mkdtemp(prefix="hadir-bench-api-"))
-    master, store, events = seed(work, args.employees, args.opd, today)
-    app = create_app(store=store, master=master, registry=DeviceRegistry.in_dir(work),
-                     policy=load_policy(), metrics=IngestMetrics(), secret=b"bench")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {issue_token(b'bench', Principal('bpkad', 'payroll'))}"}
-    print(f"{args.employees} employees in {args.opd} OPDs; {events} events stored for OPD00 this month; "
-          f"{args.clients} concurrent clients, {args.requests} requests per endpoint")
-    out = {}
-    month = today.strftime("%Y-%m")
-    for name, path in (("health", "/health"), ("board", "/board/today?opd=OPD00"),
-                       ("tpp", f"/tpp?opd=OPD00&month={month}")):
-        single = hammer(base, path, headers, 1, 10)  # one client alone: the cost of one request
+    work = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="hadir-bench-api-"))
+    marker = work / "seeded.json"
+    shape = {"employees": args.employees, "opds": args.opds, "now": args.now}
+    if marker.exists() and json.loads(marker.read_text())["shape"] == shape:
+        events = json.loads(marker.read_text())["events"]
+        print(f"reusing the city seeded in {work}: {events} events", flush=True)
+    else:
+        work.mkdir(parents=True, exist_ok=True)
+        for name in ("events.sqlite", "master.sqlite"):
+            for f in work.glob(name + "*"):
+                f.unlink()
         started = time.perf_counter()
-        lat = hammer(base, path, headers, args.clients, args.requests)
-        wall = time.perf_counter() - started
-        out[name] = {"p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "mean_ms": statistics.fmean(lat),
-                     "rps": args.requests / wall, "single_client_p50_ms": pct(single, 0.5)}
-        print(f"  GET {path}: alone p50 {out[name]['single_client_p50_ms']:.1f} ms; {args.clients} clients p50 "
-              f"{out[name]['p50_ms']:.1f} ms, p99 {out[name]['p99_ms']:.1f} ms, {out[name]['rps']:.1f} req/s",
-              flush=True)
-    server.should_exit = True
-    thread.join(10)
-    print(json.dumps({"employees": args.employees, "opd": args.opd, "events": events, "clients": args.clients,
-                      "requests_per_endpoint": args.requests, **{f"{k}_{m}": v[m] for k, v in out.items() for m in v},
-                      "board_vs_health_p50": out["board"]["p50_ms"] / out["health"]["p50_ms"]}))
+        events = seed(work, args.employees, args.opds, now)
+        marker.write_text(json.dumps({"shape": shape, "events": events}))
+        print(f"seeded {args.employees} employees in {args.opds} OPDs, {events} events up to {now:%Y-%m-%d %H:%M} "
+              f"WIT in {time.perf_counter() - started:.1f} s", flush=True)
+
+    from hub.attendance import Attendance
+    from hub.tpp.policy import load_policy
+
+    store = SqliteEventStore(work / "events.sqlite")
+    master = MasterData(f"sqlite:///{work / 'master.sqlite'}")
+    started = time.perf_counter()
+    Attendance(store, master, load_policy()).month(now.strftime("%Y-%m"), "OPD00")
+    raw_month_s = time.perf_counter() - started
+    store.close()
+    print(f"OPD00 month recomputed from raw events (the old /tpp per request): {raw_month_s * 1000:.0f} ms",
+          flush=True)
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(work), "--port", str(port), "--now", args.now,
+                               "--opds", str(args.opds), "--events-per-s", str(args.events_per_s),
+                               "--http", args.http],
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    token = issue_token(SECRET, Principal("bkpsdm", "payroll"))
+    month = now.strftime("%Y-%m")
+    # Two baselines: /health (it counts the stored events), and /app (a redirect: framework and loopback only).
+    paths = {"floor": "/app", "health": "/health", "board": "/view/today?opd=OPD00",
+             "month": f"/view/month?opd=OPD00&month={month}"}
+    out: dict = {"load_average_at_start": os.getloadavg()[0], "cpus": os.cpu_count(),
+                 "employees": args.employees, "opds": args.opds, "opd_staff": len(range(0, args.employees, args.opds)),
+                 "events": events, "events_per_s": args.events_per_s, "raw_month_ms": raw_month_s * 1000}
+    try:
+        async def run() -> None:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    await Conn(port, token).get("/health")
+                    break
+                except (OSError, asyncio.IncompleteReadError):
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError("the server did not start") from None
+                    await asyncio.sleep(0.2)
+            for name in ("board", "month"):
+                c = Conn(port, token)
+                t0 = time.perf_counter()
+                size = await c.get(paths[name])
+                out[f"{name}_cold_ms"] = (time.perf_counter() - t0) * 1000
+                c.close()
+                print(f"first GET {paths[name]} (builds the OPD's month from the store): "
+                      f"{out[f'{name}_cold_ms']:.0f} ms, {size / 1000:.0f} kB", flush=True)
+            for clients in (int(x) for x in args.clients.split(",")):
+                for paced in (False, True):
+                    for name, path in paths.items():
+                        r = await phase(port, token, path, clients, args.seconds, paced, server.pid)
+                        mode = "paced 1/s" if paced else "closed loop"
+                        key = f"{name}_{clients}_{'paced' if paced else 'closed'}"
+                        out[key] = {k: round(v, 2) for k, v in r.items()}
+                        print(f"  {clients:4d} clients {mode:11s} GET {path}: p50 {r['p50_ms']:.1f} ms, "
+                              f"p99 {r['p99_ms']:.1f} ms, {r['rps']:.0f} req/s, server "
+                              f"{r['server_cpu_ms_per_request']:.2f} CPU-ms/request on {r['server_cores']:.2f} cores",
+                              flush=True)
+
+        asyncio.run(run())
+    finally:
+        server.terminate()
+        server.wait(10)
+    out["load_average_at_end"] = os.getloadavg()[0]
+    print(f"load average (1 min) {out['load_average_at_start']:.1f} at start, {out['load_average_at_end']:.1f} at the "
+          f"end, on {out['cpus']} CPUs", flush=True)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy import select
 
 from hub.attendance import Attendance
-from hub.master import AuditLog, Employee
+from hub.master import AuditLog, Employee, Opd
 from hub.registry import DeviceRegistry
 from hub.store.base import StoredEvent
 from hub.tpp.compute import TppResult, compute_tpp
@@ -146,6 +146,7 @@ class LiveResults:
         self._entries: OrderedDict[tuple[str, str], Entry] = OrderedDict()
         self._generation = 0
         self._opd_of: dict[str, str] | None = None
+        self._opd_names: dict[str, str] | None = None
         self._device_opd: dict[str, str | None] = {}
         self._device_opd_at = 0.0
         self._audit_cursor = self._last_audit_id()
@@ -238,6 +239,16 @@ class LiveResults:
             self._generation += 1
             self._entries.clear()
             self._opd_of = None
+            self._opd_names = None
+
+    def opd_name(self, code: str) -> str | None:
+        """The name of OPD `code`, None if there is no such OPD (kept until master data changes)."""
+        self._poll()
+        names = self._opd_names
+        if names is None:
+            names = {o.code: o.name for o in self.attendance.master.list(Opd)}
+            self._opd_names = names
+        return names.get(code)
 
     # ------------------------------------------------------------------------------------- reading
 
@@ -278,6 +289,27 @@ class LiveResults:
             body = render(entry)
             entry.views[name] = (entry.version, body)
             return body
+
+    def ready(self, opd: str, month: str, name: str, now: datetime) -> bytes | None:
+        """The kept view if nothing can have changed it (no event waiting, no master change or store poll due,
+        no window edge passed), else None: a cheap check that never touches a database, so an async route
+        can answer without leaving the event loop and hand everything else to a thread (`render`)."""
+        if self._master_touched or monotonic_time.monotonic() >= self._next_poll:
+            return None
+        entry = self._entries.get((opd, month))
+        if (entry is None or not entry.built or entry.generation != self._generation or entry.pending
+                or entry.dirty or entry.computed_at is None or now < entry.computed_at
+                or (entry.valid_until is not None and now >= entry.valid_until)):
+            return None
+        cached = entry.views.get(name)
+        return cached[1] if cached is not None and cached[0] == entry.version else None
+
+    def known_opd(self, code: str) -> bool | None:
+        """Whether OPD `code` exists, from the kept names (None: not known without asking the database)."""
+        names = self._opd_names
+        if names is None or self._master_touched or monotonic_time.monotonic() >= self._next_poll:
+            return None
+        return code in names
 
     # ------------------------------------------------------------------------------------ building
 

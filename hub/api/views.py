@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime
+from bisect import bisect_left
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.results import AWAITING_CHECKIN, AWAITING_CHECKOUT, NOT_YET, Entry, Row
 from hub.tpp.compute import TppResult
 from hub.tpp.policy import Band, Policy
-from hub.tpp.resolve import ABSENT, DUTY, LEAVE, PRESENT, DayResult, month_days
+from hub.tpp.resolve import ABSENT, DUTY, LEAVE, PRESENT, DayResult, Punch, month_days
 
 DAY_NAMES = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
 MONTH_NAMES = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
@@ -137,6 +138,10 @@ def _hhmm(at: datetime | None, tz: ZoneInfo) -> str | None:
     return at.astimezone(tz).strftime("%H:%M") if at else None
 
 
+def _at(punch: Punch) -> datetime:
+    return punch.at
+
+
 def day_of(row: Row, day: date) -> DayResult | None:
     for d in reversed(row.tpp.days):
         if d.date == day:
@@ -148,12 +153,15 @@ def board(entry: Entry, day: date, now: datetime, tz: ZoneInfo, opd_name: str) -
     """Today's board of the OPD: counts and one line per employee."""
     counts = dict.fromkeys(("hadir", "terlambat", "belum_hadir", "cuti", "dl", "libur"), 0)
     people = []
+    start = datetime.combine(day, time.min, tz)
+    end = min(start + timedelta(days=1), now + timedelta(microseconds=1))
     for nip, row in sorted(entry.rows.items(), key=lambda kv: kv[1].employee.name):
         d = day_of(row, day)
         provisional = day in row.provisional_days
         kind = category(d)
         counts[kind] += 1
-        seen = [p for p in entry.punches.get(nip, ()) if p.at.astimezone(tz).date() == day and p.at <= now]
+        punches = entry.punches.get(nip, [])  # sorted by time
+        seen = punches[bisect_left(punches, start, key=_at):bisect_left(punches, end, key=_at)]
         people.append({
             "nip": nip, "nama": row.employee.name, "kode": d.code if d else "LIBUR", "sementara": provisional,
             "keterangan": describe(d, provisional) if d else "bukan hari kerja", "kategori": kind,

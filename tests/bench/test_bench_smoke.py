@@ -57,3 +57,16 @@ def test_an_embedder_the_manifest_does_not_ship_is_refused_with_the_known_ones(t
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "arcface_r100" in out.stderr and "dlib_resnet_v1" in out.stderr
+
+
+def test_api_bench_serves_the_app_in_another_process_and_prints_its_figures(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "api.py"), "--employees", "80", "--opds", "4",
+                          "--clients", "3", "--seconds", "0.5", "--data", str(tmp_path / "city")],
+                         capture_output=True, text=True, timeout=300, check=True)
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["opd_staff"] == 20 and summary["events"] > 0 and summary["raw_month_ms"] > 0
+    for name in ("floor", "health", "board", "month"):
+        for mode in ("closed", "paced"):
+            figures = summary[f"{name}_3_{mode}"]
+            assert figures["requests"] > 0 and figures["p99_ms"] >= figures["p50_ms"] > 0
+    assert summary["board_3_closed"]["bytes"] > 1000 and summary["month_3_closed"]["bytes"] > 1000

@@ -186,3 +186,35 @@ def test_devices_are_online_only_when_heard_from_recently(client):
     checkins = {x["nama"]: x for x in d["presensi_lapangan"]}
     assert checkins["Hendra Sahetapy"]["dihitung"] and not checkins["Joko Siahaya"]["dihitung"]
     assert checkins["Joko Siahaya"]["alasan"] == "di luar radius lokasi"
+
+
+def test_the_hub_feeds_the_web_apps_results_with_every_event_it_stores(tmp_path):
+    from webapp_city import City
+
+    from hub.api.app import app_for_hub
+    from hub.config import HubSettings
+    from hub.master import Employee, Opd, User, hash_password
+    from hub.service import Hub
+    from hub.store.base import StoredEvent
+
+    hub = Hub(HubSettings(data_dir=tmp_path, map={"tiles_url": "https://peta.ambon.go.id/{z}/{x}/{y}.png"}))
+    hub.master.add("setup", Opd(code="DINKES", name="Dinas Kesehatan"))
+    hub.master.add("setup", Employee(nip="1987001", name="Ani", opd_code="DINKES", tpp_base=1, start=NOW.date()))
+    hub.master.add("setup", User(username="kadis", password_hash=hash_password(PASSWORD), role="opd",
+                                 opd_code="DINKES"))
+    app = app_for_hub(hub)
+    app.state.results.clock = lambda: NOW
+    app.state.results.poll_s = 3600.0  # no poll of the store during the test: only the hook brings the event
+    with TestClient(app) as c:
+        assert "https://peta.ambon.go.id" in c.get("/app/").headers["content-security-policy"]
+        headers = login(c, "kadis")
+        assert c.get("/view/today", headers=headers).json()["pegawai"][0]["kode"] == "BELUM_HADIR"
+        from hadir.signing import new_key
+
+        city = City(hub.store, hub.master, hub.registry, hub.quarantine, NOW, keys={"pi-dinkes-01": new_key()})
+        item: StoredEvent = city.event("pi-dinkes-01", "1987001", NOW.replace(hour=7, minute=20))
+        hub.store.put([item])
+        hub._stored(item)  # what ingest calls after the store has committed the event
+        row = c.get("/view/today", headers=headers).json()["pegawai"][0]
+        assert row["kode"] == "BELUM_PULANG" and row["masuk"] == "07:20"
+    hub.store.close()
