@@ -222,20 +222,45 @@ class LiveResults:
             self._master_touched = False
             self._next_poll = now + self.poll_s
             with self.attendance.master.session() as s:
-                rows = s.execute(select(AuditLog.id, AuditLog.entity).where(AuditLog.id > self._audit_cursor)
-                                 .order_by(AuditLog.id)).all()
+                rows = s.execute(select(AuditLog.id, AuditLog.entity, AuditLog.detail)
+                                 .where(AuditLog.id > self._audit_cursor).order_by(AuditLog.id)).all()
             if rows:
                 self._audit_cursor = rows[-1][0]
-                if any(not any(w in entity for w in _NOT_ATTENDANCE) for _, entity in rows):
-                    self.invalidate()
+                changed = self._opds_changed([(entity, detail) for _, entity, detail in rows])
+                if changed is not None:
+                    self.invalidate(changed)
             since = getattr(self.attendance.store, "stored_since", None)
             if since is not None:
                 items, self._store_cursor = since(self._store_cursor)
                 self._route(items)
 
-    def invalidate(self) -> None:
-        """Drop every entry (master data changed): the next read rebuilds what it needs."""
+    def _opds_changed(self, changes: list[tuple[str, dict]]) -> set[str] | None:
+        """The OPDs whose results audited changes (entity, detail) touch; an empty set for all of them, None
+        for none. Leave, duty orders and corrections concern their employee's OPD, a site its OPD; anything
+        else that is not about users (staff moving, holidays, OPDs) may concern every OPD."""
+        opds: set[str] = set()
+        for entity, detail in changes:
+            if any(word in entity for word in _NOT_ATTENDANCE):
+                continue
+            detail = detail or {}
+            if entity in ("leave", "duty_order", "correction") and detail.get("nip"):
+                opd = self._employee_opd(detail["nip"])
+            elif entity == "site":
+                opd = detail.get("opd_code")
+            else:
+                opd = None
+            if opd is None:
+                return set()
+            opds.add(opd)
+        return opds or None
+
+    def invalidate(self, opds: set[str] | None = None) -> None:
+        """Drop the entries of `opds` (every entry when empty or None): the next read rebuilds what it needs."""
         with self._lock:
+            if opds:
+                for key in [k for k in self._entries if k[0] in opds]:
+                    del self._entries[key]
+                return
             self._generation += 1
             self._entries.clear()
             self._opd_of = None

@@ -200,3 +200,20 @@ def test_stored_since_returns_what_came_after_the_cursor(city):
     city.store.put([item])
     items, new = city.store.stored_since(cursor)
     assert [i.key for i in items] == [item.key] and new == cursor + 1
+
+
+def test_leave_for_one_employee_rebuilds_only_that_opd(city):
+    results, _ = live(city, NOW)
+    budi = city.nip("Budi Santoso")
+    results.entry("DINKES", "2026-11")
+    results.entry("DISDIK", "2026-11")
+    builds = results.builds
+    city.master.add("kadis", Leave(nip=budi, type="sakit", start=TODAY, end=TODAY))
+    assert codes(results, budi) == "CUTI" and results.builds == builds + 1
+    results.entry("DISDIK", "2026-11")
+    assert results.builds == builds + 1  # DISDIK's results were kept
+    from hub.master import Holiday
+
+    city.master.add("admin", Holiday(day=TODAY, name="Hari libur kota"))  # every OPD
+    results.entry("DISDIK", "2026-11")
+    assert results.builds == builds + 2
