@@ -164,6 +164,54 @@ def enrol(
                   "it to devices on POST /devices/galleries/push (or the next enrolment through the API).")
 
 
+@app.command("import-employees")
+def import_employees(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="SIASN-style export: .xlsx or .csv with "
+                                                                        "NIP, Nama, Unit Kerja/OPD, Jabatan, "
+                                                                        "Golongan, Status, TPP, TMT Pensiun."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would change; write nothing."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Create and update employees from a staff list: new, changed, transferred between OPDs, retired."""
+    from datetime import date
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.employee_import import ImportError_, apply_plan, import_file
+    from hub.master import MasterData
+
+    master = MasterData(load_settings(HubSettings, config).master_db)
+    try:
+        plan = import_file(master, file, date.today())
+    except ImportError_ as exc:
+        console.print(f"[red]Cannot import:[/red] {exc}")
+        raise typer.Exit(2) from None
+    table = Table(title=f"{'Rencana' if dry_run else 'Perubahan'} impor pegawai: {file.name}")
+    for col in ("baris", "NIP", "aksi", "perubahan"):
+        table.add_column(col)
+    for c in plan.changes:
+        changes = "; ".join(f"{k}: {'-' if old is None else old} -> {new}" for k, (old, new) in c.fields.items())
+        table.add_row(str(c.line), c.nip, c.action, changes)
+    for e in plan.errors:
+        table.add_row(str(e.line), e.nip, "[red]ditolak", f"[red]{e.message}")
+    console.print(table)
+    console.print(plan.summary())
+    if dry_run:
+        console.print("Dry run: nothing was written.")
+    elif plan.changes:
+        with Progress(console=console) as progress:
+            task = progress.add_task("Writing", total=len(plan.changes))
+            n = apply_plan(master, "cli:import", plan, lambda: progress.advance(task))
+        console.print(f"{n} employees written (each change is in the audit log).")
+    if plan.errors:
+        console.print(f"[red]{len(plan.errors)} row(s) refused[/red]: fix them in the file and import again "
+                      "(rows already written are updated, not duplicated).")
+        raise typer.Exit(1)
+
+
 @app.command()
 def verify_chain(
     device_id: str,

@@ -53,6 +53,8 @@ class Employee(Base):
     start: Mapped[date | None] = mapped_column(Date, nullable=True)
     end: Mapped[date | None] = mapped_column(Date, nullable=True)
     shift: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a [shifts.<name>] of the policy
+    position: Mapped[str | None] = mapped_column(String(200), nullable=True)  # jabatan, as in SIASN
+    grade: Mapped[str | None] = mapped_column(String(32), nullable=True)  # pangkat/golongan, e.g. III/a
 
     def rule(self, shifts: dict | None = None) -> RuleEmployee:
         schedule = (shifts or {}).get(self.shift) if self.shift else None
