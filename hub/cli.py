@@ -147,7 +147,7 @@ def enrol(
     except (ValueError, OSError) as exc:
         console.print(f"[red]Cannot read {photos}:[/red] {exc}")
         raise typer.Exit(2) from None
-    enrolment = Enrolment(MasterData(settings.master_db), template_key(settings.data_dir / "templates.key"),
+    enrolment = Enrolment(MasterData(settings.master_db), template_key(settings.template_key_path),
                           FacePipeline(threads=2))
     with Progress(console=console) as progress:
         task = progress.add_task("Enrolling", total=len(items))
@@ -209,6 +209,80 @@ def import_employees(
     if plan.errors:
         console.print(f"[red]{len(plan.errors)} row(s) refused[/red]: fix them in the file and import again "
                       "(rows already written are updated, not duplicated).")
+        raise typer.Exit(1)
+
+
+@app.command()
+def backup(
+    out: Path = typer.Argument(..., help="A new, empty folder for this backup."),
+    ca_dir: Path = typer.Option(None, help="Also back up the city's CA (the folder of 'hadir ca init')."),
+    mosquitto_db: Path = typer.Option(None, help="Also back up Mosquitto's persistence file (mosquitto.db)."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Back up events (any store), every SQLite file, master data and optionally the CA and broker store.
+
+    The template key is never included: back it up apart (docs/operations.md).
+    """
+    from hadir.settings import load_settings
+    from hub.backup import BackupError
+    from hub.backup import backup as make_backup
+    from hub.config import HubSettings
+    from hub.service import open_store
+
+    settings = load_settings(HubSettings, config)
+    store = open_store(settings)
+    try:
+        with console.status("Backing up events...") as status:
+            report = make_backup(settings, store, out, ca_dir=ca_dir, mosquitto_db=mosquitto_db,
+                                 progress=lambda n: status.update(f"Backing up events... {n}"))
+    except BackupError as exc:
+        console.print(f"[red]Backup failed:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    if settings.master_url and not settings.master_url.startswith("sqlite"):
+        console.print("[yellow]Master data is in PostgreSQL: back it up with pg_dump as well.[/yellow]")
+    console.print(f"Backup in {report.folder}: {report.events} events, {len(report.files)} files, checksums in "
+                  f"manifest.json. Not included: the template key {settings.template_key_path} (keep a copy apart).")
+
+
+@app.command()
+def restore(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="A folder made by 'hadir-hub backup'."),
+    ca_dir: Path = typer.Option(None, help="Restore the CA into this (empty) folder too."),
+    config: Path = typer.Option(None, help="Hub config file (TOML) of the fresh hub to restore into."),
+) -> None:
+    """Restore a checked backup into a fresh data folder and event store, then verify every device's chain."""
+    from hadir.settings import load_settings
+    from hub.audit import verify_chain as verify
+    from hub.backup import BackupError
+    from hub.backup import restore as do_restore
+    from hub.config import HubSettings
+    from hub.registry import DeviceRegistry
+    from hub.service import open_store
+
+    settings = load_settings(HubSettings, config)
+    store = open_store(settings)
+    try:
+        with console.status("Restoring events...") as status:
+            n = do_restore(settings, store, folder, ca_dir=ca_dir,
+                           progress=lambda k: status.update(f"Restoring events... {k}"))
+        broken = 0
+        registry = DeviceRegistry.in_dir(settings.data_dir)
+        for device in registry.all():
+            report = verify(store, registry, device.device_id)
+            broken += not report.intact
+            console.print(report.summary())
+    except BackupError as exc:
+        console.print(f"[red]Restore failed:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    console.print(f"Restored {n} events into {settings.store} and the data folder {settings.data_dir}.")
+    if not settings.template_key_path.exists():
+        console.print(f"[yellow]Put the template key back at {settings.template_key_path} before enrolling or "
+                      "pushing galleries (it is never in a backup).[/yellow]")
+    if broken:
         raise typer.Exit(1)
 
 

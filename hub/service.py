@@ -68,7 +68,7 @@ class Hub:
             from edge.infer.pipeline import FacePipeline
             from hub.enrolment import Enrolment, template_key
 
-            self._enrolment = Enrolment(self.master, template_key(self.settings.data_dir / "templates.key"),
+            self._enrolment = Enrolment(self.master, template_key(self.settings.template_key_path),
                                         FacePipeline(threads=2, embedder=self.settings.embedder))
         return self._enrolment
 
