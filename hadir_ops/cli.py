@@ -16,6 +16,8 @@ ca_app = typer.Typer(help="The city's certificate authority for device and broke
 app.add_typer(ca_app, name="ca")
 device_app = typer.Typer(help="Provision and revoke devices.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
+broker_app = typer.Typer(help="Set up the Mosquitto broker for Hadir.", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
 CA_DIR = typer.Option(Path("/etc/hadir/ca"), "--ca-dir", help="Folder of the city's CA (keep it offline).")
 console = Console(width=None if Console().is_terminal else 150)
 
@@ -106,6 +108,30 @@ def ca_issue(common_name: str = typer.Argument(..., help="CN: 'hadir-hub' for th
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     console.print(f"Issued {cert} and {key}.")
+
+
+@broker_app.command("setup")
+def broker_setup(
+    host: list[str] = typer.Option(..., help="Host name or IP the devices connect to (repeat for several)."),
+    ca_dir: Path = CA_DIR,
+    mosquitto_dir: Path = typer.Option(Path("/etc/mosquitto"), help="Mosquitto's configuration folder."),
+    hub_dir: Path = typer.Option(Path("/etc/hadir"), help="Where the hub's client certificate goes."),
+    port: int = typer.Option(8883, help="The TLS listener's port."),
+) -> None:
+    """Write conf.d/hadir.conf, hadir.acl, the CA, CRL and broker key pair, and the hub's client certificate,
+    with the file names the configs use and keys readable only by the services that need them."""
+    from hadir_ops.broker_setup import lay_out
+    from hadir_ops.provision import CertificateAuthority, ProvisionError
+
+    try:
+        files = lay_out(CertificateAuthority.open(ca_dir), tuple(host), mosquitto_dir=mosquitto_dir,
+                        hub_dir=hub_dir, port=port)
+    except (ProvisionError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Broker files: {files.config}, {files.acl}, {files.certs}/ (hadir-ca.crt, hadir-ca.crl, "
+                  f"broker.crt, broker.key). Hub client certificate: {files.hub_dir}/ (ca.crt, hadir-hub.crt, "
+                  "hadir-hub.key). Restart Mosquitto: systemctl restart mosquitto")
 
 
 @device_app.command("provision")

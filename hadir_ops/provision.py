@@ -90,7 +90,7 @@ class CertificateAuthority:
     def open(cls, folder: Path) -> CertificateAuthority:
         ca = cls(Path(folder))
         if not ca.key_path.is_file():
-            raise ProvisionError(f"no CA in {folder}: create one with 'hadir ca init --dir {folder}'")
+            raise ProvisionError(f"no CA in {folder}: create one with 'hadir ca init --ca-dir {folder}'")
         return ca
 
     def _key(self) -> ec.EllipticCurvePrivateKey:
