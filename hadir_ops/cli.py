@@ -141,10 +141,16 @@ def device_provision(
     ca_dir: Path = CA_DIR,
     broker: str = typer.Option("127.0.0.1:8883", help="host:port of the broker's TLS listener."),
     hub_data: Path = typer.Option(None, help="The hub's data folder: register the device's key there now."),
-    opd: str = typer.Option(None, help="OPD the device belongs to."),
+    opd: str = typer.Option(None, help="OPD the device belongs to: it receives that OPD's gallery only."),
+    all_opd: bool = typer.Option(False, "--all-opd", help="A device for every OPD (receives the whole city's "
+                                                           "gallery): say so explicitly."),
     source: str = typer.Option("usb:0", help="Camera source for the device config."),
 ) -> None:
     """Take a device from nothing to ready: TLS certificate, signing key, config, hub registration."""
+    if bool(opd) == all_opd:
+        console.print("[red]Give the device's OPD with --opd CODE[/red] (it gets that OPD's faces only), or "
+                      "--all-opd for a terminal every OPD's staff use (it gets the whole city's gallery).")
+        raise typer.Exit(2)
     from hadir_ops.provision import CertificateAuthority, ProvisionError, provision_device
     from hub.registry import DeviceRegistry
 
@@ -160,7 +166,8 @@ def device_provision(
         DeviceRegistry.in_dir(hub_data).register(device_id, bundle.public_key, opd=opd)
         console.print(f"Registered {device_id} at the hub ({hub_data}).")
     else:
-        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key}")
+        opd_arg = f" --opd {opd}" if opd else ""
+        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key}{opd_arg}")
 
 
 @device_app.command("revoke")

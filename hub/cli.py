@@ -113,6 +113,26 @@ def register_device(
 
 
 @app.command()
+def assign_device(
+    device_id: str,
+    opd: str = typer.Option(None, help="The OPD whose gallery the device should carry (none: every OPD)."),
+    site: str = typer.Option(None, help="The device's fixed site, if it changes too."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Move a registered device to another OPD (its key stays); the running hub sends it the new gallery
+    at its next connection or gallery push."""
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.registry import DeviceRegistry
+
+    settings = load_settings(HubSettings, config)
+    if not DeviceRegistry.in_dir(settings.data_dir).assign(device_id, opd=opd, site=site):
+        console.print(f"[red]{device_id} is not registered[/red]: register it first (hadir-hub register-device).")
+        raise typer.Exit(2)
+    console.print(f"{device_id} now belongs to {opd or 'every OPD'}.")
+
+
+@app.command()
 def migrate(config: Path = typer.Option(None, help="Hub config file (TOML).")) -> None:
     """Bring the master-data database schema up to date (Alembic; safe to run on every upgrade)."""
     from hadir.settings import load_settings

@@ -46,6 +46,14 @@ class GalleryVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
 
 
+def gallery_version(master: MasterData) -> int:
+    """The current gallery version (0 before any enrolment), read without loading the face model."""
+    Base.metadata.create_all(master.engine, tables=[GalleryVersion.__table__])
+    with master.session() as s:
+        row = s.get(GalleryVersion, 1)
+        return row.version if row else 0
+
+
 def template_key(path: Path) -> Fernet:
     """The template encryption key: a file (mode 600) beside, never inside, the database."""
     if not path.exists():

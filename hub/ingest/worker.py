@@ -54,12 +54,13 @@ class Ingest:
 
     def __init__(self, store: EventStore, registry: DeviceRegistry, quarantine: Quarantine,
                  metrics: IngestMetrics | None = None, policy: VerifyPolicy | None = None,
-                 on_stored: Callable[[StoredEvent], None] | None = None, gps_history: GpsHistory | None = None):
+                 on_stored: Callable[[StoredEvent], None] | None = None, gps_history: GpsHistory | None = None,
+                 on_state: Callable[[DeviceState], None] | None = None):
         self.store, self.registry, self.quarantine = store, registry, quarantine
         self.gps_history = gps_history
         self.metrics = metrics or IngestMetrics()
         self.policy = policy or VerifyPolicy()
-        self.on_stored = on_stored
+        self.on_stored, self.on_state = on_stored, on_state
         # Recently stored key -> hash: chain checks of the next events rarely need the store.
         self._recent: OrderedDict[str, str] = OrderedDict()
         self._recent_max = 200_000
@@ -84,6 +85,13 @@ class Ingest:
             if isinstance(model, DeviceState):
                 self.registry.record_state(model, msg.received_at)
                 self.metrics.online.set(self.registry.online_count())
+                log.info("device %s is %s (gallery v%d, last seq %d)", model.device_id, model.state,
+                         model.gallery_version, model.last_seq)
+                if self.on_state:
+                    try:
+                        self.on_state(model)
+                    except Exception:  # a failed gallery push must not stop ingest; the next connect retries
+                        log.exception("handling the state of %s failed", model.device_id)
                 continue
             if isinstance(model, Telemetry):
                 self.registry.record_telemetry(model, msg.received_at)

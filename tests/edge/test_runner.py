@@ -42,3 +42,12 @@ def test_device_runs_from_its_config_and_the_hub_stores_its_decisions(tmp_path, 
 def test_missing_key_says_what_to_do(tmp_path):
     with pytest.raises(SetupError, match="hadir device provision"):
         run_device(EdgeSettings(device_id="pi-new-01", data_dir=tmp_path))
+
+
+def test_run_with_a_missing_config_file_says_so_instead_of_running_on_defaults(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "edge.cli", "run", "--config", str(tmp_path / "edge.toml")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "not found" in out.stderr and "edge.toml" in out.stderr
