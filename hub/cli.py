@@ -20,10 +20,14 @@ console = Console()
 def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HUB_* variables override it."),
         api: bool = typer.Option(True, help="Also serve the HTTP API (api_host:api_port).")) -> None:
     """Start the broker (embedded unless configured otherwise), the ingest workers and the API until Ctrl-C."""
+    import logging
+
     from hadir.settings import load_settings
     from hub.config import HubSettings
     from hub.service import Hub
 
+    # One line per fact an operator needs: connections, batches, refusals with reasons, galleries, devices.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(HubSettings, config)
     except (FileNotFoundError, ValueError) as exc:

@@ -95,6 +95,10 @@ class Ingest:
                 continue
             if isinstance(model, Telemetry):
                 self.registry.record_telemetry(model, msg.received_at)
+                self.metrics.device_seen.labels(model.device_id).set(msg.received_at.timestamp())
+                self.metrics.device_outbox.labels(model.device_id).set(model.outbox_depth)
+                if model.outbox_free_mb is not None:
+                    self.metrics.device_free_mb.labels(model.device_id).set(model.outbox_free_mb)
                 continue
             if not isinstance(model, AttendanceEvent):  # parse(..., "up") admits only uplink models
                 self._refuse(msg, "bad_topic", f"unexpected {type(model).__name__} on an uplink topic")
@@ -148,6 +152,9 @@ class Ingest:
             if self.on_stored:
                 self.on_stored(item)
         now = utcnow()
+        if events or rejected:
+            log.info("batch of %d messages: %d events stored or re-acknowledged from %d devices, %d refused",
+                     len(batch), sum(map(len, stored.values())), len(stored), sum(map(len, rejected.values())))
         return [Ack(device_id=d, keys=stored.get(d, []), rejected=rejected.get(d, {}), stored_at=now)
                 for d in sorted(set(stored) | set(rejected))]
 
