@@ -87,7 +87,7 @@ class Hub:
 
     def api(self):  # noqa: ANN201 - FastAPI app, imported lazily (the hub runs without the API too)
         from hub.api.app import api_secret, create_app
-        from hub.tpp.policy import load_policy
+        from hub.payroll.policy_file import load_policy
 
         return create_app(store=self.store, master=self.master, registry=self.registry,
                           policy=load_policy(self.settings.policy), metrics=self.metrics,

@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from hub.payroll.policy_file import DEFAULT_POLICY, load_policy, parse_policy
 from hub.tpp.compute import compute_tpp, pp94_report
-from hub.tpp.policy import DEFAULT_POLICY, WorkDay, load_policy, parse_policy
+from hub.tpp.policy import WorkDay
 from hub.tpp.resolve import Employee, Punch, resolve_day, resolve_month
-from hub.tpp.simulate import Scenario, run, to_json
+from hub.tpp.simulate import parse_scenario, run, to_json
 
 POLICY = load_policy()
 tz = ZoneInfo(POLICY.timezone)
@@ -45,7 +46,8 @@ def scenario(month="2026-11", base=5_000_000, days=None, extra=(), skip=(), **kw
 
 
 def simulate(data: dict) -> dict:
-    out = to_json(data["month"], run(Scenario.model_validate(data)))
+    scenario = parse_scenario(data)
+    out = to_json(run(scenario, load_policy(scenario.policy)))
     return out["employees"][0]
 
 
@@ -229,9 +231,11 @@ def test_simulate_cli_prints_the_documented_json(tmp_path):
     data = json.loads(out.stdout)
     emp = data["employees"][0]
     assert data["month"] == "2026-11" and emp["final_amount"] == 4_990_000 and emp["zeroed"] is False
-    assert set(emp) == {"nip", "final_amount", "deduction_percent", "zeroed", "days", "deductions"}
+    assert set(emp) == {"nip", "final_amount", "deduction_percent", "zeroed", "provisional", "days", "days_off",
+                        "deductions"}
+    assert emp["provisional"] is False and emp["days_off"] == {} and data["warnings"] == []
     bad = tmp_path / "bad.yaml"
     bad.write_text("month: 2026-13\nemployees: []\n")
     out = subprocess.run([sys.executable, "-m", "hadir.cli", "tpp", "simulate", str(bad), "--json"],
                          capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2 and "month" in out.stdout
+    assert out.returncode == 2 and "month" in out.stderr and out.stdout == ""

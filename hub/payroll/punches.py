@@ -1,4 +1,4 @@
-"""Stored events -> punches: which raw events count for attendance, and why the others do not."""
+"""Stored events -> punches for the rules: which raw events count for attendance, and why the others do not."""
 
 from __future__ import annotations
 
