@@ -19,6 +19,7 @@ from hub.tpp.compute import TppResult, compute_tpp, pp94_report
 from hub.tpp.policy import Policy
 from hub.tpp.ramadan import RamadanStatus, ramadan_status
 from hub.tpp.resolve import (
+    NOT_YET,
     DayResult,
     Punch,
     describe,
@@ -30,6 +31,12 @@ from hub.tpp.resolve import (
     resolve_month,
     workday_for,
 )
+
+
+def _board_words(day: DayResult | None, off: DayOff | None) -> str:
+    if day is None:
+        return f"libur ({off.explain()})" if off else "bukan hari kerja"
+    return "belum hadir" if day.code == NOT_YET else describe(day)  # today, before the check-in window opens
 
 
 @dataclass
@@ -156,7 +163,7 @@ class Attendance:
                 "pulang": day.checkout.at.astimezone(self.tz).strftime("%H:%M") if day and day.checkout else None,
                 "terlambat_menit": day.late_min if day else 0,
                 "kode": day.code if day else "LIBUR",
-                "keterangan": describe(day) if day else (f"libur ({off.explain()})" if off else "bukan hari kerja"),
+                "keterangan": _board_words(day, off),
                 "sementara": day.provisional if day else False,
                 "event": day.checkin.ref if day and day.checkin else None,
                 # Latest recognition today, whether or not it falls in a check-in/out window.

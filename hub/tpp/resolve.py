@@ -289,7 +289,7 @@ def describe(day: DayResult) -> str:
     """The day's code in words for officers (Bahasa Indonesia), e.g. "terlambat 15 menit, belum pulang"."""
     if day.code in (LEAVE, DUTY):
         return day.note
-    simple = {PRESENT: "hadir", ABSENT: "tidak hadir tanpa keterangan", NOT_YET: "belum hadir",
+    simple = {PRESENT: "hadir", ABSENT: "tidak hadir tanpa keterangan", NOT_YET: "belum terjadi",
               AWAITING_CHECKIN: "belum hadir", AWAITING_CHECKOUT: "belum pulang"}
     if day.code in simple:
         return simple[day.code]
