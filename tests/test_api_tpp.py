@@ -194,3 +194,9 @@ def test_a_check_out_at_hh_mm_30_through_the_api(api):  # noqa: F811
                                               "reason": "uji detik"})
     day = api.get("/attendance", headers=h, params={"nip": B, "start": str(DAY), "end": str(DAY)}).json()[0]
     assert (day["masuk"], day["pulang"], day["kode"], day["pulang_cepat_menit"]) == ("07:30:59", "15:59:30", "HADIR", 0)
+
+
+def test_the_dashboard_shows_provisional_codes_and_the_ramadan_warning(api):  # noqa: F811
+    page = api.get("/dashboard").text
+    for needle in ("r.sementara", "(sementara)", "r.keterangan", "Keterangan", '"/ramadan"', "r.peringatan"):
+        assert needle in page

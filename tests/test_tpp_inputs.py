@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,8 @@ def cli(tmp_path, text: str, *args: str) -> subprocess.CompletedProcess:
     ({**base(), "employees": [{"nip": A, "tpp_base": 1, "shift": "sore"}]},
      "employees[0].shift: 'sore' is not a shift"),
     (base(as_of="2026-11-18"), "as_of: needs a time"),
+    ({**base(), "employees": [{"nip": A, "tpp_base": 1, "start": "2026-11-10", "end": "2026-11-09"}]},
+     "employees[0].end: 2026-11-09 is before start"),
     ({"month": "2026-13", "employees": [{"nip": A, "tpp_base": 1}]}, "month: String should match pattern"),
 ])
 def test_each_refusal_names_the_field(data, expected):
@@ -105,3 +108,16 @@ def test_a_missing_policy_file_is_named(tmp_path):
     f.write_text(f"month: 2026-11\npolicy: kota.toml\nemployees: [{{nip: '{A}', tpp_base: 1}}]\n")
     with pytest.raises(ScenarioError, match=r"^policy: policy file .*kota.toml not found"):
         simulate_file(f)
+
+
+def test_the_documented_example_runs(tmp_path):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "tpp.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    out = cli(tmp_path, example, "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    ani, budi = data["employees"]
+    assert ani["days"]["2026-11-09"] == "TL1" and ani["days"]["2026-11-11"] == "CUTI" and ani["provisional"]
+    # Budi works nights (22:00-06:00): at 10:00 on the 18th that night has not started, and the night of the
+    # 17th is still provisional until its check-out window closes at 10:00:00.
+    assert budi["days"]["2026-11-18"] == "BELUM" and budi["days"]["2026-11-17"] == "TK"
