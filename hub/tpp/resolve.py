@@ -141,7 +141,7 @@ def whole_minutes(delta: timedelta) -> int:
 
 def to_second(at: datetime) -> datetime:
     """Punch times count to the second: a fraction never tips a punch over an edge or into a minute."""
-    return at.replace(microsecond=0)
+    return at.replace(microsecond=0) if at.microsecond else at
 
 
 def shift_bounds(policy: Policy, workday: WorkDay, day: date) -> tuple[datetime, datetime]:
