@@ -34,7 +34,8 @@ def test_on_the_first_of_december_the_month_is_provisional_and_nobody_is_zeroed(
     assert r["sementara"] is True and r["tidak_dibayar"] is False and r["tpp_diterima"] == 5_000_000
     assert r["hari"]["2026-12-01"] == "BELUM_PULANG" and r["hari"]["2026-12-02"] == "BELUM"
     assert "TK" not in r["hari"].values() and r["hari_belum_terjadi"] == 20
-    assert r["dihitung_pada"].startswith("2026-12-01T00:17") and r["penjelasan"][2].startswith("SEMENTARA")
+    assert r["dihitung_pada"] == "2026-12-01T09:17:00+09:00"
+    assert r["penjelasan"][2].startswith("SEMENTARA per 01-12-2026 09:17")
     assert {"tanggal": "2026-12-24", "daftar": "cuti bersama", "nama": "Cuti Bersama Hari Raya Natal"} in r["libur"]
     everyone = api.get("/tpp", headers=h, params={"month": "2026-12"}).json()
     assert [x["tidak_dibayar"] for x in everyone] == [False, False, False]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from hub.tpp.calendar import DayOff
 from hub.tpp.policy import Policy
@@ -29,7 +30,7 @@ class TppResult:
     final_amount: int
     policy: str
     provisional: bool = False  # the month is not over: days to come are not resolved, today may change
-    as_of: datetime | None = None  # the moment of the calculation of a provisional month
+    as_of: datetime | None = None  # the moment of the calculation, in the policy's time zone
     days_off: tuple[DayOff, ...] = ()  # the month's scheduled days that are off, with the list they come from
 
     @property
@@ -110,7 +111,8 @@ def compute_tpp(policy: Policy, employee: Employee, month: str, days: Sequence[D
         deductions=deductions, deduction_percent=total, applied_percent=applied, zeroed=bool(reason),
         zero_reason=reason, discipline_amount=discipline, productivity_amount=productive, final_amount=final,
         policy=f"{policy.name} v{policy.version} (berlaku {policy.effective_from})",
-        provisional=any(d.provisional for d in days), as_of=as_of, days_off=tuple(days_off))
+        provisional=any(d.provisional for d in days), days_off=tuple(days_off),
+        as_of=as_of.astimezone(ZoneInfo(policy.timezone)) if as_of is not None else None)
 
 
 @dataclass(frozen=True)
