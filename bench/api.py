@@ -32,10 +32,10 @@ from hub.api.app import create_app  # noqa: E402
 from hub.api.auth import Principal, issue_token  # noqa: E402
 from hub.ingest.metrics import IngestMetrics  # noqa: E402
 from hub.master import Employee, MasterData, Opd  # noqa: E402
+from hub.payroll.policy_file import load_policy  # noqa: E402
 from hub.registry import DeviceRegistry  # noqa: E402
 from hub.store.base import StoredEvent  # noqa: E402
 from hub.store.sqlite_store import SqliteEventStore  # noqa: E402
-from hub.tpp.policy import load_policy  # noqa: E402
 from testkit.localservices import free_port  # noqa: E402
 
 

@@ -59,26 +59,32 @@ def tpp_simulate(
                                      "duty_orders, punches (see docs/tpp.md)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
-    """What-if TPP for a month: resolve every working day and compute each employee's TPP."""
-    from pydantic import ValidationError
+    """What-if TPP for a month: resolve every working day and compute each employee's TPP.
+    Refusals and warnings go to stderr (stdout stays parseable with --json); a refusal exits with 2."""
+    from hub.payroll.scenario_file import simulate_file
+    from hub.tpp.resolve import describe
+    from hub.tpp.simulate import ScenarioError, to_json
 
-    from hub.tpp.simulate import load_scenario, run, to_json
-
+    errors = Console(stderr=True, width=console.width)
     try:
-        scenario = load_scenario(file)
-        results = run(scenario)
-    except (ValidationError, ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]Cannot simulate {file}:[/red] {exc}")
+        sim = simulate_file(file)
+    except (ScenarioError, OSError) as exc:
+        problems = exc.problems if isinstance(exc, ScenarioError) else [str(exc)]
+        errors.print(f"[red]Cannot simulate {file}:[/red]", highlight=False)
+        for line in problems:
+            errors.print(f"  {line}", highlight=False, markup=False)
         raise typer.Exit(2) from None
+    for warning in sim.warnings:
+        errors.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
     if json_out:
-        print(json.dumps(to_json(scenario.month, results)))
+        print(json.dumps(to_json(sim)))
         return
-    for r in results:
+    for r in sim.results:
         console.rule(f"NIP {r.nip}")
         for d in r.days:
-            console.print(f"{d.date:%a %d-%m} {d.code}")
+            console.print(f"{d.date:%a %d-%m} {d.code} ({describe(d)})", highlight=False, markup=False)
         for line in r.explanation():
-            console.print(line)
+            console.print(line, highlight=False, markup=False)
 
 
 @ca_app.command("init")

@@ -1,7 +1,8 @@
 """Master data in a relational store (SQLAlchemy; SQLite by default, PostgreSQL by URL), every change audited.
 
-OPDs, sites, employees, leave, duty orders, city holidays, API users. The attendance rules read plain
-data from here (`hub.tpp.resolve.Employee`, `Excuse`), never the database itself.
+OPDs, sites, employees, leave, duty orders, the city's holiday list, confirmed Ramadan dates, API users.
+The attendance rules read plain data from here (`hub.tpp.resolve.Employee`, `Excuse`, `CityDay`,
+`hub.tpp.policy.Ramadan`), never the database itself.
 """
 
 from __future__ import annotations
@@ -16,9 +17,24 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, create_engine, event, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    create_engine,
+    event,
+    false,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from hub.tpp.calendar import CityDay
+from hub.tpp.policy import Ramadan
 from hub.tpp.resolve import Employee as RuleEmployee
 from hub.tpp.resolve import Excuse
 
@@ -98,9 +114,23 @@ class Correction(Base):
 
 
 class Holiday(Base):
+    """The city's own list: a day off on top of the national and cuti bersama lists, or (`works`) a listed
+    day off that the city's staff work."""
+
     __tablename__ = "holiday"
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    works: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class RamadanPeriod(Base):
+    """Ramadan dates of one Hijri year as the government set them, confirmed by an admin."""
+
+    __tablename__ = "ramadan_period"
+    hijri_year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(300))  # the decision: sidang isbat of <date>, SKB, ...
 
 
 class User(Base):
@@ -238,9 +268,16 @@ class MasterData:
                 c.at = c.at.replace(tzinfo=timezone.utc)
         return rows
 
-    def holidays(self) -> list[date]:
+    def holidays(self) -> list[CityDay]:
+        """The city's list as plain rows for the rules: additions, and removals (`works=True`)."""
         with self.session() as s:
-            return [h.day for h in s.scalars(select(Holiday))]
+            return [CityDay(h.day, h.name, bool(h.works)) for h in s.scalars(select(Holiday).order_by(Holiday.day))]
+
+    def ramadan(self) -> list[Ramadan]:
+        """Ramadan dates confirmed by an admin, as policy blocks (the policy's Ramadan hours apply)."""
+        with self.session() as s:
+            return [Ramadan(from_=r.start, to=r.end, hijri_year=r.hijri_year, source=r.source)
+                    for r in s.scalars(select(RamadanPeriod).order_by(RamadanPeriod.start))]
 
     def user(self, username: str) -> User | None:
         with self.session() as s:

@@ -7,12 +7,13 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from hub.api import errors
-from hub.api.routes import attendance, devices, stream, system
+from hub.api.routes import attendance, calendar, devices, stream, system
 from hub.api.routes import enrolment as enrolment_routes
 from hub.api.routes import master as master_routes
 from hub.attendance import Attendance
@@ -20,14 +21,21 @@ from hub.enrolment import Enrolment
 from hub.ingest.metrics import IngestMetrics
 from hub.live import Broadcaster
 from hub.master import MasterData
+from hub.payroll.policy_file import load_policy
 from hub.registry import DeviceRegistry
 from hub.service import Hub
 from hub.store.base import EventStore
-from hub.tpp.policy import Policy, load_policy
+from hub.tpp.policy import Policy
 
-log = logging.getLogger(__name__)
 # `hadir-hub run` passes its config file to the app factory (uvicorn imports the API, the CLI does not).
 CONFIG_ENV = "HADIR_HUB_CONFIG"
+
+log = logging.getLogger("hadir.hub.api")
+
+
+def system_clock() -> datetime:
+    """Now, in UTC: the API's default clock (tests inject a fixed one)."""
+    return datetime.now(timezone.utc)
 
 
 def api_secret(data_dir: Path) -> bytes:
@@ -43,17 +51,24 @@ def api_secret(data_dir: Path) -> bytes:
 def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistry, policy: Policy,
                metrics: IngestMetrics, secret: bytes, broadcaster: Broadcaster | None = None,
                enrolment: Callable[[], Enrolment] | None = None,
-               push_galleries: Callable[[], int] | None = None) -> FastAPI:
+               push_galleries: Callable[[], int] | None = None,
+               clock: Callable[[], datetime] = system_clock) -> FastAPI:
+    """The API over the hub's stores. `clock` gives the moment of each request (time zone aware): what
+    "today" is for the board, provisional months and the PP 94 year so far."""
     app = FastAPI(title="Hadir hub API", version="1",
                   description="Attendance and TPP for Pemerintah Kota Ambon. Times in WIT (Asia/Jayapura); "
                               "labels for officers in Bahasa Indonesia.")
     app.state.store, app.state.master, app.state.registry = store, master, registry
     app.state.policy, app.state.metrics, app.state.secret = policy, metrics, secret
     app.state.attendance = Attendance(store, master, policy)
+    app.state.clock = clock
+    ramadan = app.state.attendance.ramadan(clock().astimezone(app.state.attendance.tz).date())
+    if ramadan.warning:
+        log.warning(ramadan.warning)
     app.state.broadcaster = broadcaster or Broadcaster()
     app.state.enrolment, app.state.push_galleries = enrolment, push_galleries or (lambda: 0)
     errors.install(app)
-    for module in (system, master_routes, enrolment_routes, attendance, devices, stream):
+    for module in (system, master_routes, enrolment_routes, attendance, calendar, devices, stream):
         app.include_router(module.router)
     return app
 

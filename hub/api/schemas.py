@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hub.tpp.simulate import needs_time
 
 NIP = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
 CODE = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
@@ -57,13 +59,16 @@ class _Span(_In):
     start: date
     end: date
 
-    @model_validator(mode="after")
-    def _order(self) -> _Span:
-        if self.end < self.start:
-            raise ValueError("end is before start")
-        if (self.end - self.start).days > 366:
+    @field_validator("end")
+    @classmethod
+    def _order(cls, end: date, info: object) -> date:
+        # A field validator, so the error names `end` (as `hadir tpp simulate` names `to`).
+        start = info.data.get("start")
+        if start is not None and end < start:
+            raise ValueError(f"{end} is before start {start}")
+        if start is not None and (end - start).days > 366:
             raise ValueError("a span longer than a year")
-        return self
+        return end
 
 
 class LeaveIn(_Span):
@@ -94,6 +99,11 @@ class CorrectionIn(_In):
     approved_by: str = Field(min_length=1, max_length=100)
     reason: str = Field(min_length=5, max_length=300)
 
+    @field_validator("at", mode="before")
+    @classmethod
+    def _with_time(cls, value: object) -> object:
+        return needs_time(value)  # the same check as `hadir tpp simulate`'s punches
+
     @model_validator(mode="after")
     def _zone(self) -> CorrectionIn:
         if self.at.tzinfo is None:
@@ -106,6 +116,14 @@ class CorrectionIn(_In):
 class HolidayIn(_In):
     day: date
     name: str = Field(min_length=1, max_length=200)
+    works: bool = Field(False, description="true: a day off of the national or cuti bersama list that the "
+                                           "city's staff work (a removal); false: a day off the city adds")
+
+
+class RamadanIn(_In):
+    start: date = Field(description="1 Ramadan as the government set it")
+    end: date = Field(description="the last day of Ramadan (the day before 1 Syawal)")
+    source: str = Field(min_length=5, max_length=300, description="the decision, e.g. sidang isbat of a date")
 
 
 class UserIn(_In):

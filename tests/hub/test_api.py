@@ -20,10 +20,10 @@ from hub.api.app import create_app
 from hub.ingest.metrics import IngestMetrics
 from hub.live import Broadcaster
 from hub.master import AuditLog, Employee, MasterData, Opd, User, hash_password
+from hub.payroll.policy_file import load_policy
 from hub.registry import DeviceRegistry
 from hub.store.base import StoredEvent
 from hub.store.sqlite_store import SqliteEventStore
-from hub.tpp.policy import load_policy
 
 DAY = date(2026, 11, 24)  # a Tuesday
 A, B, C = "198703122010011001", "199002052015032002", "198811202014021003"  # A, B in DINKES; C in DISDIK
@@ -32,6 +32,16 @@ PASSWORD = "rahasia-123"
 
 def at(hhmm: str, day: date = DAY) -> datetime:
     return datetime.combine(day, datetime.strptime(hhmm, "%H:%M").time(), WIT).astimezone(timezone.utc)
+
+
+class Clock:
+    """The API's injectable clock: set `now` to make "today" whatever the test needs."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @pytest.fixture
@@ -58,10 +68,11 @@ def api(tmp_path):
         items.append(StoredEvent(ev, ev.captured_at))
     store.put(items)
     broadcaster = Broadcaster()
+    clock = Clock(at("10:00", date(2026, 12, 1)))  # November is over, December has just begun
     app = create_app(store=store, master=master, registry=registry, policy=load_policy(), metrics=IngestMetrics(),
-                     secret=b"test-secret", broadcaster=broadcaster)
+                     secret=b"test-secret", broadcaster=broadcaster, clock=clock)
     with TestClient(app) as client:
-        client.master, client.broadcaster, client.key = master, broadcaster, key
+        client.master, client.broadcaster, client.key, client.clock = master, broadcaster, key, clock
         yield client
     store.close()
 
@@ -156,7 +167,7 @@ def test_tpp_is_explained_and_traceable(api):
     assert r["tidak_dibayar"] is True and r["tpp_diterima"] == 0
     assert any("TL1" in line for line in r["penjelasan"])
     days = api.get("/attendance", headers=h, params={"nip": A, "start": "2026-11-24", "end": "2026-11-24"}).json()
-    assert days[0]["masuk"] == "07:45" and days[0]["event_masuk"] == "pi-dinkes-01:1"
+    assert days[0]["masuk"] == "07:45:00" and days[0]["event_masuk"] == "pi-dinkes-01:1"
     assert days[0]["event_pulang"] == "pi-dinkes-01:2"
 
 
@@ -200,15 +211,8 @@ def test_every_change_is_written_to_the_audit_log(api):
     assert rows[0].detail["tpp_base"] == 4_000_000
 
 
-def test_board_shows_todays_check_ins(api, monkeypatch):
-    import hub.api.routes.attendance as routes
-
-    class Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return at("10:00").astimezone(tz)
-
-    monkeypatch.setattr(routes, "datetime", Frozen)
+def test_board_shows_todays_check_ins(api):
+    api.clock.now = at("10:00")
     board = {row["nip"]: row for row in api.get("/board/today", headers=login(api, "kadis-dinkes")).json()}
     assert board[A]["masuk"] == "07:45" and board[A]["terlambat_menit"] == 15
     assert board[B]["masuk"] is None and set(board) == {A, B}
@@ -250,7 +254,7 @@ def test_geofence_from_sites_decides_which_check_ins_count(api):
     api.app.state.store.put([StoredEvent(e.model_copy(update={"kind": EventKind.FIELD_CHECKIN}), e.captured_at)
                              for e in (far, near)])
     day = api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24", "end": "2026-11-24"}).json()[0]
-    assert day["masuk"] is None and day["pulang"] == "16:10" and day["kode"] == "TL4"
+    assert day["masuk"] is None and day["pulang"] == "16:10:00" and day["kode"] == "TL4"
     assert day["diabaikan"] == [{"event": "hp-dinkes-09:1", "alasan": "di luar radius lokasi"}]
 
 
@@ -266,7 +270,7 @@ def test_corrections_count_with_their_approver_and_are_traceable(api):
                                                        "approved_by": "x", "reason": "bukan stafnya"})
     assert other.status_code == 403
     day = api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24", "end": "2026-11-24"}).json()[0]
-    assert day["masuk"] == "07:25" and day["event_masuk"] == f"correction:{r.json()['id']}"
+    assert day["masuk"] == "07:25:00" and day["event_masuk"] == f"correction:{r.json()['id']}"
 
 
 def test_night_shift_from_the_policy(api):
@@ -278,7 +282,7 @@ def test_night_shift_from_the_policy(api):
     api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-25T06:05:00+09:00", "approved_by": "x",
                                               "reason": "uji shift malam"})
     day = api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24", "end": "2026-11-24"}).json()[0]
-    assert (day["masuk"], day["pulang"], day["kode"]) == ("21:55", "06:05", "HADIR")
+    assert (day["masuk"], day["pulang"], day["kode"]) == ("21:55:00", "06:05:00", "HADIR")
 
 
 def test_pp94_yearly_report(api):

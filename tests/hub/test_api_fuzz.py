@@ -15,9 +15,9 @@ from hub.api.auth import Principal, issue_token
 from hub.enrolment import Enrolment, template_key
 from hub.ingest.metrics import IngestMetrics
 from hub.master import Employee, MasterData, Opd
+from hub.payroll.policy_file import load_policy
 from hub.registry import DeviceRegistry
 from hub.store.sqlite_store import SqliteEventStore
-from hub.tpp.policy import load_policy
 
 _dir = Path(tempfile.mkdtemp(prefix="hadir-fuzz-"))
 _master = MasterData(f"sqlite:///{_dir / 'master.sqlite'}")

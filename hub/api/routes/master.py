@@ -1,6 +1,6 @@
 """Master data: OPDs, employees, leave, duty orders, holidays, users. Every change is audited."""
 
-from datetime import timezone
+from datetime import date, timezone
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.exc import IntegrityError
@@ -75,6 +75,8 @@ def _check_shift(request: Request, shift: str | None) -> None:
 @router.post("/employees", status_code=201, summary="Create an employee (admin)")
 def create_employee(body: EmployeeIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
     _check_shift(request, body.shift)
+    if _master(request).employee(body.nip) is not None:
+        raise ApiError(409, "conflict", f"nip: an employee with NIP {body.nip} already exists", "nip")
     return _add(request, p.username, Employee(**body.model_dump()))
 
 
@@ -159,14 +161,22 @@ def add_site(body: SiteIn, request: Request, p: Principal = Depends(require("adm
     return _add(request, p.username, Site(**body.model_dump()))
 
 
-@router.get("/holidays", summary="City holidays and cuti bersama (on top of the national list)")
+@router.get("/holidays", summary="The city's own list: days off it adds, and listed days off it works (works=true)")
 def list_holidays(request: Request, _: Principal = Depends(current)) -> list[dict]:
     return [_jsonable(h) for h in _master(request).list(Holiday)]
 
 
-@router.post("/holidays", status_code=201, summary="Add a city holiday (admin)")
+@router.post("/holidays", status_code=201,
+             summary="Add a day off to the city's list, or (works=true) a national/cuti bersama day the city works "
+                     "(admin, audited)")
 def add_holiday(body: HolidayIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
     return _add(request, p.username, Holiday(**body.model_dump()))
+
+
+@router.delete("/holidays/{day}", status_code=204, summary="Take a day off the city's list (admin, audited)")
+def delete_holiday(day: date, request: Request, p: Principal = Depends(require("admin"))) -> None:
+    if not _master(request).delete(p.username, Holiday, day):
+        raise ApiError(404, "not_found", f"day: {day} is not in the city's list", "day")
 
 
 @router.post("/users", status_code=201, summary="Create an API user (admin)")

@@ -1,4 +1,4 @@
-"""Stored events -> punches: which raw events count for attendance, and why the others do not."""
+"""Stored events -> punches for the rules: which raw events count for attendance, and why the others do not."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 
 from hadir.contract import EventKind
 from hadir.geo import Place, inside_any
+from hadir.wit import WIT
 from hub.store.base import StoredEvent
 from hub.tpp.resolve import Punch
-
-WIT = ZoneInfo("Asia/Jayapura")
 
 # Flags that make an event's time or origin untrustworthy for attendance (see hub/ingest/verify.py).
 DISQUALIFYING_FLAGS = {
