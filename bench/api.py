@@ -32,7 +32,7 @@ from hadir.localservices import free_port  # noqa: E402
 from hub.api.app import create_app  # noqa: E402
 from hub.api.auth import Principal, issue_token  # noqa: E402
 from hub.ingest.metrics import IngestMetrics  # noqa: E402
-from hub.master import Employee, MasterData, Opd  # noqa: E402
+from hub.master import Employee, MasterData, Opd, User  # noqa: E402
 from hub.registry import DeviceRegistry  # noqa: E402
 from hub.store.base import StoredEvent  # noqa: E402
 from hub.store.sqlite_store import SqliteEventStore  # noqa: E402
@@ -106,6 +106,7 @@ def main() -> None:
     today = datetime.now(WIT).date()
     work = Path(tempfile.mkdtemp(prefix="hadir-bench-api-"))
     master, store, events = seed(work, args.employees, args.opd, today)
+    master.add("bench", User(username="bpkad", password_hash="-", role="payroll"))  # tokens name a real user
     app = create_app(store=store, master=master, registry=DeviceRegistry(work / "devices.sqlite"),
                      policy=load_policy(), metrics=IngestMetrics(), secret=b"bench")
     port = free_port()

@@ -18,31 +18,13 @@ from pathlib import Path
 
 import numpy as np
 from cryptography.fernet import Fernet
-from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, select
 
 from edge.enroll import PhotoReport, best_face
 from edge.infer.gallery import Gallery
 from edge.infer.pipeline import FacePipeline
 from hadir.contract import GalleryUpdate
-from hub.master import AuditLog, Base, MasterData
-
-
-class Template(Base):
-    __tablename__ = "template"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    nip: Mapped[str] = mapped_column(String(32), index=True)
-    model_id: Mapped[str] = mapped_column(String(64))
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token of float32 bytes
-    quality: Mapped[float] = mapped_column(Float)
-    source: Mapped[str] = mapped_column(String(200))  # photo file name, for the quality report only
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class GalleryVersion(Base):
-    __tablename__ = "gallery_version"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version: Mapped[int] = mapped_column(Integer)
+from hub.master import AuditLog, Base, GalleryVersion, MasterData, Template  # noqa: F401 - Template re-exported
 
 
 def template_key(path: Path) -> Fernet:

@@ -9,9 +9,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from hub.api import errors
-from hub.api.routes import attendance, devices, stream, system
+from hub.api.routes import attendance, corrections, devices, stream, system, users
 from hub.api.routes import enrolment as enrolment_routes
 from hub.api.routes import master as master_routes
+from hub.api.throttle import LoginThrottle
 from hub.attendance import Attendance
 from hub.enrolment import Enrolment
 from hub.ingest.metrics import IngestMetrics
@@ -44,7 +45,9 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
     app.state.attendance = Attendance(store, master, policy)
     app.state.broadcaster = broadcaster or Broadcaster()
     app.state.enrolment, app.state.push_galleries = enrolment, push_galleries or (lambda: 0)
+    app.state.login_throttle = LoginThrottle()
+    app.state.stream_recheck_s = 5.0  # how soon a live stream notices that its token ended
     errors.install(app)
-    for module in (system, master_routes, enrolment_routes, attendance, devices, stream):
+    for module in (system, users, master_routes, corrections, enrolment_routes, attendance, devices, stream):
         app.include_router(module.router)
     return app
