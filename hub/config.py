@@ -40,6 +40,11 @@ class HubSettings(BaseSettings):
     master_url: str | None = None  # SQLAlchemy URL of master data; default: SQLite in data_dir
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    api_max_body_mb: int = Field(25, ge=1, le=500)  # refused (413) before it is read; photos go in several requests
+    # Prometheus: /metrics accepts the scrape credential in data_dir/metrics.token (made on first start);
+    # or set metrics_port to serve the metrics without a credential on metrics_host (an internal address).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
 
     @property
     def master_db(self) -> str:

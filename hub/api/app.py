@@ -9,6 +9,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from hub.api import errors
+from hub.api.auth import INVALID, read_token, still_valid
+from hub.api.errors import ApiError
+from hub.api.guard import RequestGuard
+from hub.api.openapi import document_errors
+from hub.api.pages import install_docs
 from hub.api.routes import attendance, corrections, devices, stream, system, users
 from hub.api.routes import enrolment as enrolment_routes
 from hub.api.routes import master as master_routes
@@ -36,8 +41,10 @@ def api_secret(data_dir: Path) -> bytes:
 def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistry, policy: Policy,
                metrics: IngestMetrics, secret: bytes, broadcaster: Broadcaster | None = None,
                enrolment: Callable[[], Enrolment] | None = None,
-               push_galleries: Callable[[], int] | None = None) -> FastAPI:
-    app = FastAPI(title="Hadir hub API", version="1",
+               push_galleries: Callable[[], int] | None = None, max_body_bytes: int = 25_000_000,
+               metrics_token: str | None = None) -> FastAPI:
+    """The API over the hub's stores. `metrics_token`: a fixed credential Prometheus may present at /metrics."""
+    app = FastAPI(title="Hadir hub API", version="1", docs_url=None, redoc_url=None,
                   description="Attendance and TPP for Pemerintah Kota Ambon. Times in WIT (Asia/Jayapura); "
                               "labels for officers in Bahasa Indonesia.")
     app.state.store, app.state.master, app.state.registry = store, master, registry
@@ -45,9 +52,17 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
     app.state.attendance = Attendance(store, master, policy)
     app.state.broadcaster = broadcaster or Broadcaster()
     app.state.enrolment, app.state.push_galleries = enrolment, push_galleries or (lambda: 0)
+    app.state.metrics_token = metrics_token
     app.state.login_throttle = LoginThrottle()
     app.state.stream_recheck_s = 5.0  # how soon a live stream notices that its token ended
     errors.install(app)
     for module in (system, users, master_routes, corrections, enrolment_routes, attendance, devices, stream):
-        app.include_router(module.router)
+        app.include_router(document_errors(module.router))
+    install_docs(app)
+
+    def authenticate(token: str) -> None:
+        if still_valid(master, read_token(secret, token)) is None:
+            raise ApiError(401, "unauthenticated", INVALID)
+
+    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, authenticate=authenticate)
     return app

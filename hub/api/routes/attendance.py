@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from hub.api.auth import Principal, current, require, scope_employee, scope_opd
 from hub.api.errors import ApiError
+from hub.api.schemas import IsoDate
 from hub.tpp.compute import TppResult
 from hub.tpp.resolve import MONTH_PATTERN
 
@@ -59,7 +60,7 @@ def board(request: Request, opd: str | None = None, p: Principal = Depends(curre
 
 
 @router.get("/attendance", summary="Resolved working days for an employee or an OPD over a date range")
-def attendance(request: Request, start: date, end: date, opd: str | None = None, nip: str | None = None,
+def attendance(request: Request, start: IsoDate, end: IsoDate, opd: str | None = None, nip: str | None = None,
                p: Principal = Depends(current)) -> list[dict]:
     if not (1900 <= start.year <= 2099 and 1900 <= end.year <= 2099):
         raise ApiError(422, "invalid", "start: dates must be between 1900 and 2099", "start")
