@@ -202,7 +202,7 @@ def enroll(
 
     settings = load_settings(HubSettings, config)
     try:
-        items = photos_from_zip(photos.read_bytes()) if photos.is_file() else photos_from_folder(photos)
+        items = photos_from_zip(photos) if photos.is_file() else photos_from_folder(photos)
     except (ValueError, OSError) as exc:
         console.print(f"[red]Cannot read {photos}:[/red] {exc}")
         raise typer.Exit(2) from None

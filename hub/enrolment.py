@@ -8,10 +8,8 @@ deletes an employee's templates, bumps the gallery version and pushes the new ga
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +23,7 @@ from edge.infer.gallery import Gallery
 from edge.infer.pipeline import FacePipeline
 from hadir.contract import GalleryUpdate
 from hub.master import AuditLog, Base, GalleryVersion, MasterData, Template  # noqa: F401 - Template re-exported
+from hub.photos import PhotoItem, PhotoRefused, decode_photo, photos_from_folder, photos_from_zip  # noqa: F401
 
 
 def template_key(path: Path) -> Fernet:
@@ -34,13 +33,6 @@ def template_key(path: Path) -> Fernet:
         path.touch(mode=0o600)
         path.write_bytes(Fernet.generate_key())
     return Fernet(path.read_bytes())
-
-
-def _decode_image(data: bytes) -> np.ndarray | None:
-    import cv2
-
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    return None if arr is None else cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
 
 
 @dataclass
@@ -54,7 +46,11 @@ class Enrolment:
 
     # -- templates ---------------------------------------------------------------------------------------
     def add_photo(self, actor: str, nip: str, name: str, data: bytes) -> PhotoReport:
-        face, why = best_face(self.pipeline, _decode_image(data))
+        try:
+            rgb = decode_photo(data)  # the size is checked from the header before any pixel is decoded
+        except PhotoRefused as exc:
+            return PhotoReport(nip, name, False, str(exc))
+        face, why = best_face(self.pipeline, rgb)
         if face is None:
             return PhotoReport(nip, name, False, why)
         with self.master.session() as s:
@@ -113,38 +109,27 @@ class Enrolment:
                              .decode())
 
 
-def photos_from_zip(data: bytes) -> list[tuple[str, str, bytes]]:
-    """A ZIP with photos and an `nip.csv` (columns: file, nip) -> [(nip, file name, bytes)]."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        names = {n.rsplit("/", 1)[-1]: n for n in zf.namelist() if not n.endswith("/")}
-        if "nip.csv" not in names:
-            raise ValueError("the ZIP has no nip.csv (columns: file,nip)")
-        rows = list(csv.DictReader(io.StringIO(zf.read(names["nip.csv"]).decode("utf-8-sig"))))
-        out = []
-        for i, row in enumerate(rows, start=2):
-            if not row.get("file") or not row.get("nip"):
-                raise ValueError(f"nip.csv line {i}: needs 'file' and 'nip'")
-            if row["file"] not in names:
-                raise ValueError(f"nip.csv line {i}: {row['file']} is not in the ZIP")
-            out.append((row["nip"].strip(), row["file"], zf.read(names[row["file"]])))
-    return out
-
-
-def photos_from_folder(folder: Path) -> list[tuple[str, str, bytes]]:
-    from edge.enroll import photos_by_person
-
-    return [(nip, p.name, p.read_bytes()) for nip, paths in photos_by_person(folder).items() for p in paths]
-
-
-def enrol_many(enrolment: Enrolment, actor: str, items: list[tuple[str, str, bytes]],
+def enrol_many(enrolment: Enrolment, actor: str, items: Iterable[PhotoItem | tuple[str, str, bytes]],
                progress: Callable[[], None] | None = None) -> list[PhotoReport]:
+    """Enrol each photo; a report line for every item, refused ones with their reason."""
     known = {e.nip for e in enrolment.master.employees()}
     reports = []
-    for nip, name, data in items:
-        if nip not in known:
-            reports.append(PhotoReport(nip, name, False, f"NIP {nip} is not an employee in the master data"))
+    for item in items:
+        if isinstance(item, tuple):
+            nip, name, data = item
+            item = PhotoItem(nip, name, read=lambda data=data: data)
+        if item.refused or item.read is None:
+            reports.append(PhotoReport(item.nip, item.name, False, item.refused or "nothing to read"))
+        elif item.nip not in known:
+            reports.append(PhotoReport(item.nip, item.name, False, f"NIP {item.nip} is not an employee in the "
+                                                                   "master data"))
         else:
-            reports.append(enrolment.add_photo(actor, nip, name, data))
+            try:
+                data = item.read()
+            except (PhotoRefused, OSError, zipfile.BadZipFile) as exc:
+                reports.append(PhotoReport(item.nip, item.name, False, f"cannot be read: {exc}"))
+            else:
+                reports.append(enrolment.add_photo(actor, item.nip, item.name, data))
         if progress:
             progress()
     return reports

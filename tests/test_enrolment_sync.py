@@ -79,7 +79,8 @@ def test_enrol_push_recognise_board_and_erase(tmp_path, mosquitto, pipeline, fac
         photos.append({"name": "rusak.jpg", "data_b64": base64.b64encode(b"bukan foto").decode()})
         r = api.post(f"/employees/{ANI}/photos", headers=h, json={"photos": photos}).json()
         assert r["diterima"] == 2 and r["laporan"][2] == {"foto": "rusak.jpg", "diterima": False,
-                                                         "keterangan": "not a readable image"}
+                                                         "keterangan": "not a readable image (JPEG, PNG, HEIC, "
+                                                                       "TIFF, WebP or BMP)"}
         version = r["gallery_version"]
         assert wait_for(lambda: decider.gallery.version == version and len(decider.gallery) == 4)
         # The device confirmed the version it runs; the hub stores templates encrypted, never raw.
