@@ -123,7 +123,7 @@ def test_tpp_is_explained_and_traceable(api):
 def test_exports_have_indonesian_headers_and_one_sheet_per_opd(api):
     h = login(api, "bpkad")
     r = api.get("/export/tpp.csv", headers=h, params={"month": "2026-11"})
-    rows = list(csv.reader(io.StringIO(r.text)))
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:3] == ["NIP", "Nama", "OPD"] and "TPP Diterima (Rp)" in rows[0] and len(rows) == 4
     x = api.get("/export/tpp.xlsx", headers=h, params={"month": "2026-11"})
     wb = load_workbook(io.BytesIO(x.content))
