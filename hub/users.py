@@ -86,6 +86,13 @@ def _get(s, username: str) -> User:
     return user
 
 
+def _not_self(actor: str, username: str, what: str) -> None:
+    """An admin does not disable, demote, remove or reset themselves by accident: another admin does (or,
+    for a password, the user proving the old one at POST /auth/password)."""
+    if actor == username:
+        raise UserError("conflict", f"you cannot {what} your own user: another admin must", "username")
+
+
 def _keeps_an_admin(s, username: str) -> None:
     """Refuse to disable, demote or remove the last enabled admin: nobody could manage users afterwards."""
     others = s.scalar(select(func.count()).select_from(User).where(
@@ -119,6 +126,8 @@ def list_users(master: MasterData) -> list[UserView]:
 
 def set_disabled(master: MasterData, actor: str, username: str, disabled: bool) -> UserView:
     """Disable (every token ends at once) or enable a user; enabling also lifts a lockout."""
+    if disabled:
+        _not_self(actor, username, "disable")
     with master.session() as s:
         user = _get(s, username)
         if disabled and user.role == "admin":
@@ -132,6 +141,7 @@ def set_disabled(master: MasterData, actor: str, username: str, disabled: bool) 
 def set_role(master: MasterData, actor: str, username: str, role: str, opd_code: str | None = None,
              nip: str | None = None) -> UserView:
     """Change a user's role and scope; tokens issued with the old role end."""
+    _not_self(actor, username, "change the role of")
     _check_scope(master, role, opd_code, nip)
     with master.session() as s:
         user = _get(s, username)
@@ -158,6 +168,7 @@ def _set_password(master: MasterData, actor: str, action: str, username: str, ne
 
 def reset_password(master: MasterData, actor: str, username: str, new: str) -> UserView:
     """An admin sets a new password (the user forgot it); it also lifts a lockout. Old tokens end."""
+    _not_self(actor, username, "reset the password of")
     return _set_password(master, actor, "reset_password", username, new)
 
 
@@ -171,6 +182,7 @@ def change_password(master: MasterData, username: str, old: str, new: str) -> Us
 
 def delete_user(master: MasterData, actor: str, username: str) -> None:
     """Remove a user; their tokens end with them."""
+    _not_self(actor, username, "remove")
     with master.session() as s:
         user = _get(s, username)
         if user.role == "admin":

@@ -33,6 +33,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        codes = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed"}
         return JSONResponse(body(codes.get(exc.status_code, "error"), str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))

@@ -11,6 +11,7 @@ _ERROR = {"application/json": {"schema": {  # inline: hub.api.errors.body()
         "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                        "field": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}}}}}
 _TEXT = {
+    400: "the body is not valid JSON",
     401: "no token, or the token is invalid, expired, logged out or its user changed",
     403: "the role may not do this, or the OPD is not the caller's",
     404: "not found (an employee outside the caller's OPD looks the same as one that does not exist)",
@@ -23,6 +24,8 @@ _TEXT = {
 
 def _codes(route: APIRoute) -> set[int]:
     codes = {422} if (route.dependant.query_params or route.dependant.path_params or route.body_field) else set()
+    if route.body_field is not None:
+        codes |= {400, 413}
     if route.path in PUBLIC:
         return codes
     codes |= {401, 403}
@@ -32,8 +35,6 @@ def _codes(route: APIRoute) -> set[int]:
         codes.add(404)
     if writes:
         codes.add(409)
-    if route.body_field is not None:
-        codes |= {413, 422}
     if "/photos" in route.path or "galleries" in route.path or route.path.endswith("/biometrics"):
         codes.add(503)
     return codes

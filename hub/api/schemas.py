@@ -10,7 +10,9 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+from hub.passwords import MIN_LENGTH
 
 NIP = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
 CODE = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
@@ -42,8 +44,13 @@ def _iso_datetime(value: object) -> datetime:
     return at
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date), WithJsonSchema(
+    {"type": "string", "format": "date", "pattern": r"^(19|20)\d{2}-\d{2}-\d{2}$"})]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime), WithJsonSchema(
+    {"type": "string", "format": "date-time",
+     "pattern": r"^(19|20)\d{2}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$"})]
+NEW_PASSWORD = Field(min_length=MIN_LENGTH, max_length=200,
+                     description=f"at least {MIN_LENGTH} characters, not a commonly guessed one")
 
 
 class _In(BaseModel):
@@ -158,7 +165,7 @@ class ReopenIn(_In):
 
 class UserIn(_In):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    password: str = Field(min_length=1, max_length=200, description="at least 10 characters, not a common one")
+    password: str = NEW_PASSWORD
     role: Literal["admin", "opd", "payroll", "auditor", "employee"]
     opd_code: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
     nip: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
@@ -181,12 +188,12 @@ class UserOut(BaseModel):
 
 
 class PasswordResetIn(_In):
-    new_password: str = Field(min_length=1, max_length=200)
+    new_password: str = NEW_PASSWORD
 
 
 class PasswordChangeIn(_In):
     old_password: str = Field(min_length=1, max_length=200)
-    new_password: str = Field(min_length=1, max_length=200)
+    new_password: str = NEW_PASSWORD
 
 
 class Page(BaseModel):
