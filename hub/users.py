@@ -34,9 +34,9 @@ class UserError(ValueError):
 class LoginRefused(Exception):
     """Wrong username or password, a disabled user, or a locked account (`locked_until` set)."""
 
-    def __init__(self, locked_until: datetime | None = None):
+    def __init__(self, locked_until: datetime | None = None, unknown: bool = False):
         super().__init__("wrong username or password")
-        self.locked_until = locked_until
+        self.locked_until, self.unknown = locked_until, unknown
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def authenticate(master: MasterData, username: str, password: str, client: str =
         if user is None:
             check_password(password, dummy_hash())  # the same work as for a known user
             log.warning("login failed: unknown user %r from %s", username, client)
-            refused = LoginRefused()
+            refused = LoginRefused(unknown=True)
         elif locked and locked > now:
             check_password(password, dummy_hash())
             log.warning("login refused: %r is locked until %s (from %s)", username, locked.isoformat(), client)

@@ -8,9 +8,10 @@ from collections import deque
 
 
 class LoginThrottle:
-    """At most `per_client` failures per address and `per_user` per username within `window_s`; beyond
-    that a login is refused (429) until the oldest failure leaves the window. Counting usernames that do
-    not exist as well means a locked real account and an unknown name answer alike."""
+    """At most `per_client` failures per address and `per_user` per unknown username within `window_s`;
+    beyond that a login is refused (429) until the oldest failure leaves the window. Real accounts are
+    locked in the database instead (hub.users, lifted by a reset from the API or the console); counting
+    unknown names here makes the two answer alike."""
 
     def __init__(self, per_client: int = 20, per_user: int = 5, window_s: float = 900.0):
         self.per_client, self.per_user, self.window_s = per_client, per_user, window_s
@@ -32,12 +33,12 @@ class LoginThrottle:
                      if len(q := self._recent(key, now)) >= limit]
         return max(waits, default=0.0)
 
-    def failed(self, client: str, username: str, now: float | None = None) -> None:
+    def failed(self, client: str, username: str, unknown_user: bool, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         with self._lock:
             if len(self._failures) > 100_000:  # a flood of distinct names must not grow memory without end
                 self._failures = {k: q for k, q in self._failures.items() if self._recent(k, now)}
-            for key in (("c", client), ("u", username)):
+            for key in (("c", client), ("u", username)) if unknown_user else (("c", client),):
                 self._failures.setdefault(key, deque()).append(now)
 
     def succeeded(self, username: str) -> None:

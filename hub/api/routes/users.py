@@ -58,7 +58,7 @@ def token(body: TokenIn, request: Request) -> TokenOut:
     try:
         user = authenticate(request.app.state.master, body.username, body.password, client)
     except LoginRefused as exc:
-        throttle.failed(client, body.username)
+        throttle.failed(client, body.username, unknown_user=exc.unknown)
         if exc.locked_until is not None:
             raise _too_many((exc.locked_until - datetime.now(timezone.utc)).total_seconds()) from None
         raise ApiError(401, "unauthenticated", "wrong username or password") from None
