@@ -48,6 +48,13 @@ def to_csv(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
+def _xml_safe(text: str) -> str:
+    """Control characters cannot be stored in XLSX (XML): shown as U+FFFD rather than failing the export."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+
+
 def to_xlsx(sheets: dict[str, tuple[Sequence[str], Sequence[Sequence[object]]]]) -> bytes:
     """An XLSX workbook, one sheet per entry (name cut to Excel's 31 characters); text never a formula."""
     from openpyxl import Workbook
@@ -62,7 +69,7 @@ def to_xlsx(sheets: dict[str, tuple[Sequence[str], Sequence[Sequence[object]]]])
             for c, value in enumerate(row):
                 cell = ws.cell(row=r, column=c + 1)
                 if isinstance(value, str):
-                    cell.value = value
+                    cell.value = value = _xml_safe(value)
                     cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
                     if is_formula_like(value):
                         cell.quotePrefix = True

@@ -52,6 +52,12 @@ def test_xlsx_stores_formula_like_text_as_text():
         assert amount.value == 1000 and amount.data_type == "n"
 
 
+def test_xlsx_survives_control_characters():
+    # Found by schemathesis: a name with a control character made the XLSX export fail with a 500.
+    data = to_xlsx({"X": (["NIP", "Nama"], [[NIP, "Ani\x01\x1fLatu"]])})
+    assert load_workbook(io.BytesIO(data))["X"]["B2"].value == "Ani\ufffd\ufffdLatu"
+
+
 def test_the_exports_of_the_api_use_them(api):
     h = login(api, "admin")
     assert api.patch("/employees/198703122010011001", headers=h, json={"name": "=1+1"}).status_code == 200
