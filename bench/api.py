@@ -31,7 +31,7 @@ from hadir.wit import WIT  # noqa: E402
 from hub.api.app import create_app  # noqa: E402
 from hub.api.auth import Principal, issue_token  # noqa: E402
 from hub.ingest.metrics import IngestMetrics  # noqa: E402
-from hub.master import Employee, MasterData, Opd  # noqa: E402
+from hub.master import Employee, MasterData, Opd, User  # noqa: E402
 from hub.payroll.policy_file import load_policy  # noqa: E402
 from hub.registry import DeviceRegistry  # noqa: E402
 from hub.store.base import StoredEvent  # noqa: E402
@@ -104,6 +104,7 @@ def main() -> None:
     today = datetime.now(WIT).date()
     work = Path(tempfile.mkdtemp(prefix="hadir-bench-api-"))
     master, store, events = seed(work, args.employees, args.opd, today)
+    master.add("bench", User(username="bpkad", password_hash="-", role="payroll"))  # tokens name a real user
     app = create_app(store=store, master=master, registry=DeviceRegistry.in_dir(work),
                      policy=load_policy(), metrics=IngestMetrics(), secret=b"bench")
     port = free_port()

@@ -65,38 +65,113 @@ def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HU
         raise typer.Exit(1) from None
 
 
+def _master(config: Path | None):
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.master import MasterData
+
+    return MasterData(load_settings(HubSettings, config).master_db)
+
+
+def _user_change(action, *args) -> None:  # noqa: ANN001 - a hub.users function and its arguments
+    """Run a hub.users change as actor "cli"; a refusal is printed and exits with status 2."""
+    from hub.users import UserError
+
+    try:
+        return action(*args)
+    except UserError as exc:
+        console.print(f"[red]Refused:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+CONFIG = typer.Option(None, help="Hub config file (TOML).")
+
+
 @app.command()
 def add_user(
     username: str,
     role: str = typer.Option(..., help="admin, opd, payroll, auditor or employee."),
     opd: str = typer.Option(None, help="The OPD code (role opd)."),
-    nip: str = typer.Option(None, help="The employee's NIP (role employee)."),
-    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+    nip: str = typer.Option(None, help="The employee's NIP (role employee); the employee must exist."),
+    config: Path = CONFIG,
 ) -> None:
-    """Create an API user (asks for the password); the first admin is made this way."""
-    from sqlalchemy.exc import IntegrityError
-
-    from hadir.settings import load_settings
-    from hub.config import HubSettings
-    from hub.master import MasterData
+    """Create an API user (asks for the password: 10+ characters, not a common one); the first admin is made so."""
+    from hub.users import create_user
 
     if role not in ("admin", "opd", "payroll", "auditor", "employee"):
         console.print(f"[red]Not created:[/red] unknown role {role!r}; use admin, opd, payroll, auditor or employee")
         raise typer.Exit(2)
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        console.print("[red]Not created:[/red] the password needs at least 8 characters")
-        raise typer.Exit(2)
-    settings = load_settings(HubSettings, config)
-    try:
-        MasterData(settings.master_db).create_user("cli", username, password, role, opd_code=opd, nip=nip)
-    except ValueError as exc:
-        console.print(f"[red]Not created:[/red] {exc}")
-        raise typer.Exit(2) from None
-    except IntegrityError:
-        console.print(f"[red]Not created:[/red] user {username} already exists")
-        raise typer.Exit(2) from None
+    _user_change(create_user, _master(config), "cli", username, password, role, opd, nip)
     console.print(f"User {username} ({role}) created.")
+
+
+@app.command()
+def list_users(config: Path = CONFIG) -> None:
+    """Show every API user: role, scope, disabled or locked."""
+    from rich.table import Table
+
+    from hub.users import list_users as users
+
+    table = Table(title="API users")
+    for col in ("username", "role", "OPD", "NIP", "state"):
+        table.add_column(col)
+    for u in users(_master(config)):
+        state = "disabled" if u.disabled else (f"locked until {u.locked_until}" if u.locked_until else "active")
+        table.add_row(u.username, u.role, u.opd_code or "", u.nip or "", state)
+    console.print(table)
+
+
+@app.command()
+def disable_user(username: str, config: Path = CONFIG) -> None:
+    """Disable a user: their tokens and live streams end at once (audited)."""
+    from hub.users import set_disabled
+
+    _user_change(set_disabled, _master(config), "cli", username, True)
+    console.print(f"User {username} disabled.")
+
+
+@app.command()
+def enable_user(username: str, config: Path = CONFIG) -> None:
+    """Enable a user again (also lifts a lockout after failed logins)."""
+    from hub.users import set_disabled
+
+    _user_change(set_disabled, _master(config), "cli", username, False)
+    console.print(f"User {username} enabled.")
+
+
+@app.command()
+def reset_password(username: str, config: Path = CONFIG) -> None:
+    """Set a new password for a user (asks for it); their tokens end and a lockout is lifted."""
+    from hub.users import reset_password as reset
+
+    password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    _user_change(reset, _master(config), "cli", username, password)
+    console.print(f"Password of {username} changed; they must log in again.")
+
+
+@app.command()
+def set_role(
+    username: str,
+    role: str = typer.Option(..., help="admin, opd, payroll, auditor or employee."),
+    opd: str = typer.Option(None, help="The OPD code (role opd)."),
+    nip: str = typer.Option(None, help="The employee's NIP (role employee)."),
+    config: Path = CONFIG,
+) -> None:
+    """Change a user's role and scope; tokens issued with the old role end."""
+    from hub.users import set_role as change
+
+    _user_change(change, _master(config), "cli", username, role, opd, nip)
+    console.print(f"User {username} is now {role}.")
+
+
+@app.command()
+def delete_user(username: str, config: Path = CONFIG) -> None:
+    """Remove a user; their tokens end (audited). The last enabled admin cannot be removed."""
+    from hub.users import delete_user as remove
+
+    _user_change(remove, _master(config), "cli", username)
+    console.print(f"User {username} removed.")
 
 
 @app.command()
@@ -167,7 +242,7 @@ def enrol(
 
     settings = load_settings(HubSettings, config)
     try:
-        items = photos_from_zip(photos.read_bytes()) if photos.is_file() else photos_from_folder(photos)
+        items = photos_from_zip(photos) if photos.is_file() else photos_from_folder(photos)
     except (ValueError, OSError) as exc:
         console.print(f"[red]Cannot read {photos}:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -43,6 +43,11 @@ class HubSettings(BaseSettings):
     # The key that encrypts face templates. Kept outside data_dir so that a backup of the data never holds
     # the key (and a copy of the key alone decrypts nothing). Default: <data_dir>-keys/templates.key.
     template_key_file: Path | None = None
+    api_max_body_mb: int = Field(25, ge=1, le=500)  # refused (413) before it is read; photos go in several requests
+    # Prometheus: /metrics accepts the scrape credential in data_dir/metrics.token (made on first start);
+    # or set metrics_port to serve the metrics without a credential on metrics_host (an internal address).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
 
     @property
     def master_db(self) -> str:

@@ -7,10 +7,7 @@ The attendance rules read plain data from here (`hub.tpp.resolve.Employee`, `Exc
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
@@ -25,14 +22,17 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     create_engine,
+    delete,
     event,
     false,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from hub.passwords import check_password, hash_password  # noqa: F401 - the names callers import from here
 from hub.tpp.calendar import CityDay
 from hub.tpp.policy import Ramadan
 from hub.tpp.resolve import Employee as RuleEmployee
@@ -102,15 +102,20 @@ class DutyOrder(Base):
 
 
 class Correction(Base):
-    """A punch added by hand (broken terminal, power cut), with who approved it and why: it counts like a
-    recognised event and is shown as `correction:<id>` wherever it is used."""
+    """A punch added by hand (broken terminal, power cut): requested by one user, approved by another (the
+    four-eyes rule). Once approved it counts like a recognised event, shown as `correction:<id>`."""
 
     __tablename__ = "correction"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     nip: Mapped[str] = mapped_column(ForeignKey("employee.nip"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    approved_by: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(300))
+    # pending -> approved | rejected. Rows from before the approval step were approved by hand: kept so.
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="approved")
+    requested_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the deciding user
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Holiday(Base):
@@ -134,12 +139,55 @@ class RamadanPeriod(Base):
 
 
 class User(Base):
+    """An API user. Tokens carry `token_epoch`: raising it (password change, disable, role change) ends them."""
+
     __tablename__ = "api_user"
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(16))  # admin, opd, payroll, auditor, employee
     opd_code: Mapped[str | None] = mapped_column(ForeignKey("opd.code"), nullable=True)
     nip: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    token_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RevokedToken(Base):
+    """Tokens ended by a logout, kept until they would have expired anyway."""
+
+    __tablename__ = "revoked_token"
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ClosedMonth(Base):
+    """A month the payroll office has closed: no correction, leave or duty order may change it until reopened."""
+
+    __tablename__ = "closed_month"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    closed_by: Mapped[str] = mapped_column(String(64))
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Template(Base):
+    """A face template (biometric data): the embedding encrypted with the hub's template key (hub.enrolment)."""
+
+    __tablename__ = "template"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nip: Mapped[str] = mapped_column(String(32), index=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token of float32 bytes
+    quality: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(200))  # photo file name, for the quality report only
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GalleryVersion(Base):
+    __tablename__ = "gallery_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
 
 
 class AuditLog(Base):
@@ -152,21 +200,6 @@ class AuditLog(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    """scrypt (stdlib), salted; stored as scrypt$salt$hash."""
-    salt = salt or os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        _, salt, _digest = stored.split("$")
-    except ValueError:
-        return False
-    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
 
 
 def _jsonable(obj: Base) -> dict[str, Any]:
@@ -201,20 +234,6 @@ class MasterData:
             self.audit(s, actor, "create", obj)
         return obj
 
-    def create_user(self, actor: str, username: str, password: str, role: str, *, opd_code: str | None = None,
-                    nip: str | None = None) -> User:
-        """Create an API user with a hashed password (the one path for the CLI and the API).
-
-        Raises ValueError when the role's scope is missing (opd needs opd_code, employee needs nip) and
-        sqlalchemy's IntegrityError when the username exists.
-        """
-        if role == "opd" and not opd_code:
-            raise ValueError("an opd user needs opd_code")
-        if role == "employee" and not nip:
-            raise ValueError("an employee user needs nip")
-        user = User(username=username, password_hash=hash_password(password), role=role, opd_code=opd_code, nip=nip)
-        return self.add(actor, user)  # type: ignore[return-value]
-
     def update(self, actor: str, model: type[Base], key: Any, changes: dict[str, Any]) -> Base | None:
         with self.session() as s:
             obj = s.get(model, key)
@@ -242,6 +261,25 @@ class MasterData:
                 q = q.where(Employee.opd_code == opd_code)
             return list(s.scalars(q))
 
+    def delete_employee(self, actor: str, nip: str) -> int | None:
+        """Remove an employee and erase their face templates in one transaction, both audited; the gallery
+        version is raised so devices drop the face at the next push. None when there is no such employee;
+        otherwise how many templates were erased. Raises IntegrityError while leave or duty orders refer to them."""
+        with self.session() as s:
+            emp = s.get(Employee, nip)
+            if emp is None:
+                return None
+            erased = s.execute(delete(Template).where(Template.nip == nip)).rowcount
+            s.add(AuditLog(at=datetime.now(timezone.utc), actor=actor, action="delete", entity="template",
+                           entity_id=nip, detail={"templates": erased, "reason": "employee removed"}))
+            row = s.get(GalleryVersion, 1) or GalleryVersion(id=1, version=0)
+            row.version += 1
+            s.add(row)
+            self.audit(s, actor, "delete", emp)
+            s.delete(emp)
+            s.flush()
+        return erased
+
     def employee(self, nip: str) -> Employee | None:
         with self.session() as s:
             return s.get(Employee, nip)
@@ -262,7 +300,8 @@ class MasterData:
         """Corrections in [start, end). Times are kept in UTC (SQLite keeps no zone), returned zone-aware."""
         lo, hi = (t.astimezone(timezone.utc).replace(tzinfo=None) for t in (start, end))
         with self.session() as s:
-            rows = list(s.scalars(select(Correction).where(Correction.at >= lo, Correction.at < hi)))
+            rows = list(s.scalars(select(Correction).where(Correction.at >= lo, Correction.at < hi,
+                                                           Correction.status == "approved")))
         for c in rows:
             if c.at.tzinfo is None:
                 c.at = c.at.replace(tzinfo=timezone.utc)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hadir.contract import Channel, DeviceState, topic
 from hadir.mqtt import MqttSettings
@@ -32,6 +34,25 @@ def open_store(settings: HubSettings) -> EventStore:
     from hub.store.sqlite_store import SqliteEventStore
 
     return SqliteEventStore(settings.data_dir / "events.sqlite")
+
+
+def scrape_token(data_dir: Path) -> str:
+    """The credential Prometheus presents at /metrics (`authorization: credentials_file:` in its config):
+    a file made once beside the hub's data, readable by the hub's user only."""
+    path = data_dir / "metrics.token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def start_metrics_listener(metrics: IngestMetrics, host: str, port: int):  # noqa: ANN201 - a WSGI server
+    """A separate plain-HTTP listener with only the metrics, for a scraper on the internal network."""
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(port, addr=host, registry=metrics.registry)
+    return server
 
 
 @dataclass
@@ -116,6 +137,9 @@ class Hub:
         if self.settings.embedded_broker:
             self.broker = EmbeddedBroker(self.settings.mqtt.host, self.settings.mqtt.port).start()
         self.start_workers()
+        if self.settings.metrics_port is not None:
+            self.metrics_server = start_metrics_listener(self.metrics, self.settings.metrics_host,
+                                                         self.settings.metrics_port)
         return self
 
     def start_workers(self) -> None:
@@ -132,6 +156,10 @@ class Hub:
         self.workers.clear()
 
     def stop(self) -> None:
+        if getattr(self, "metrics_server", None) is not None:
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
+            self.metrics_server = None
         self.stop_workers()
         if self.broker:
             self.broker.stop()

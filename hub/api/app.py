@@ -13,9 +13,15 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from hub.api import errors
-from hub.api.routes import attendance, calendar, devices, stream, system
+from hub.api.auth import INVALID, read_token, still_valid
+from hub.api.errors import ApiError
+from hub.api.guard import RequestGuard
+from hub.api.openapi import document_errors
+from hub.api.pages import install_docs
+from hub.api.routes import attendance, calendar, corrections, devices, stream, system, users
 from hub.api.routes import enrolment as enrolment_routes
 from hub.api.routes import master as master_routes
+from hub.api.throttle import LoginThrottle
 from hub.attendance import Attendance
 from hub.enrolment import Enrolment
 from hub.ingest.metrics import IngestMetrics
@@ -23,7 +29,7 @@ from hub.live import Broadcaster
 from hub.master import MasterData
 from hub.payroll.policy_file import load_policy
 from hub.registry import DeviceRegistry
-from hub.service import Hub
+from hub.service import Hub, scrape_token
 from hub.store.base import EventStore
 from hub.tpp.policy import Policy
 
@@ -51,11 +57,12 @@ def api_secret(data_dir: Path) -> bytes:
 def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistry, policy: Policy,
                metrics: IngestMetrics, secret: bytes, broadcaster: Broadcaster | None = None,
                enrolment: Callable[[], Enrolment] | None = None,
-               push_galleries: Callable[[], int] | None = None,
-               clock: Callable[[], datetime] = system_clock) -> FastAPI:
-    """The API over the hub's stores. `clock` gives the moment of each request (time zone aware): what
-    "today" is for the board, provisional months and the PP 94 year so far."""
-    app = FastAPI(title="Hadir hub API", version="1",
+               push_galleries: Callable[[], int] | None = None, max_body_bytes: int = 25_000_000,
+               metrics_token: str | None = None, clock: Callable[[], datetime] = system_clock) -> FastAPI:
+    """The API over the hub's stores. `metrics_token`: a fixed credential Prometheus may present at /metrics.
+    `clock` gives the moment of each request (time zone aware): what "today" is for the board, provisional
+    months and the PP 94 year so far."""
+    app = FastAPI(title="Hadir hub API", version="1", docs_url=None, redoc_url=None,
                   description="Attendance and TPP for Pemerintah Kota Ambon. Times in WIT (Asia/Jayapura); "
                               "labels for officers in Bahasa Indonesia.")
     app.state.store, app.state.master, app.state.registry = store, master, registry
@@ -67,9 +74,20 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
         log.warning(ramadan.warning)
     app.state.broadcaster = broadcaster or Broadcaster()
     app.state.enrolment, app.state.push_galleries = enrolment, push_galleries or (lambda: 0)
+    app.state.metrics_token = metrics_token
+    app.state.login_throttle = LoginThrottle()
+    app.state.stream_recheck_s = 5.0  # how soon a live stream notices that its token ended
     errors.install(app)
-    for module in (system, master_routes, enrolment_routes, attendance, calendar, devices, stream):
-        app.include_router(module.router)
+    for module in (system, users, master_routes, corrections, enrolment_routes, attendance, calendar, devices,
+                   stream):
+        app.include_router(document_errors(module.router))
+    install_docs(app)
+
+    def authenticate(token: str) -> None:
+        if still_valid(master, read_token(secret, token)) is None:
+            raise ApiError(401, "unauthenticated", INVALID)
+
+    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, authenticate=authenticate)
     return app
 
 
@@ -78,7 +96,9 @@ def app_for_hub(hub: Hub) -> FastAPI:
     return create_app(store=hub.store, master=hub.master, registry=hub.registry,
                       policy=load_policy(hub.settings.policy), metrics=hub.metrics,
                       secret=api_secret(hub.settings.data_dir), broadcaster=hub.broadcaster,
-                      enrolment=lambda: hub.enrolment, push_galleries=hub.push_galleries)
+                      enrolment=lambda: hub.enrolment, push_galleries=hub.push_galleries,
+                      max_body_bytes=hub.settings.api_max_body_mb * 1_000_000,
+                      metrics_token=scrape_token(hub.settings.data_dir))
 
 
 def running_hub_app() -> FastAPI:

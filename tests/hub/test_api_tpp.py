@@ -8,9 +8,10 @@ import io
 import logging
 from datetime import date
 
+from api_setup import DAY, A, B, at, login
 from helpers import event
 from openpyxl import load_workbook
-from test_api import DAY, A, B, api, at, login  # noqa: F401 - `api` is the shared fixture
+from test_api import api  # noqa: F401 - the shared fixture
 
 from hub.api.app import create_app
 from hub.ingest.metrics import IngestMetrics
@@ -77,14 +78,15 @@ def test_exports_say_provisional_and_count_only_what_happened(api):  # noqa: F81
     h = login(api, "bpkad")
     r = api.get("/export/tpp.csv", headers=h, params={"month": "2026-12"})
     assert "rekap-tpp-2026-12-sementara.csv" in r.headers["content-disposition"]
-    rows = list(csv.reader(io.StringIO(r.text)))
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
     col = {name: i for i, name in enumerate(rows[0])}
     for row in rows[1:]:
         assert row[col["Status"]] == "Sementara per 01-12-2026 09:17" and row[col["Hari TK"]] == "0"
         assert row[col["Tidak Dibayar"]] == "Tidak" and row[col["TPP Diterima (Rp)"]] == "5000000"
         assert row[col["Hari Belum Terjadi"]] == "20"
-    nov = list(csv.reader(io.StringIO(api.get("/export/tpp.csv", headers=h, params={"month": "2026-11"}).text)))
-    a = next(row for row in nov if row[0] == A)
+    nov = list(csv.reader(io.StringIO(api.get("/export/tpp.csv", headers=h, params={"month": "2026-11"})
+                                   .content.decode("utf-8-sig")), delimiter=";"))
+    a = next(row for row in nov if row[0] == f'="{A}"')  # the NIP stays text in Excel
     assert a[col["Status"]] == "Final" and a[col["Hari TK"]] == "20" and a[col["Tidak Dibayar"]] == "Ya"
     x = api.get("/export/tpp.xlsx", headers=h, params={"month": "2026-12"})
     sheet = load_workbook(io.BytesIO(x.content))["DINKES"]
@@ -150,9 +152,11 @@ def test_ramadan_warns_until_an_admin_confirms_it(api, caplog):  # noqa: F811
     audit = [(x.action, x.entity, x.entity_id) for x in api.master.list(AuditLog, actor="admin")]
     assert audit == [("create", "ramadan_period", "1448"), ("update", "ramadan_period", "1448")]
     # Ramadan hours now apply on a weekday of 1448: 07:55 is on time (08:00 start).
-    api.post("/corrections", headers=h, json={"nip": A, "at": "2027-02-10T07:55:00+09:00", "approved_by": "x",
-                                              "reason": "uji jam Ramadan"})
-    api.clock.now = at("10:00", date(2027, 2, 10))
+    api.clock.now = at("10:00", date(2027, 2, 10))  # a correction may not be for the future
+    r = api.post("/corrections", headers=login(api, "kadis-dinkes"),
+                 json={"nip": A, "at": "2027-02-10T07:55:00+09:00", "reason": "uji jam Ramadan"})
+    assert r.status_code == 201, r.text
+    assert api.post(f"/corrections/{r.json()['id']}/approve", headers=h).status_code == 200
     day = api.get("/attendance", headers=h, params={"nip": A, "start": "2027-02-10", "end": "2027-02-10"}).json()[0]
     assert day["kode"] == "BELUM_PULANG" and day["terlambat_menit"] == 0
     # The hub logs the warning when the API starts (hub start) while the coming Ramadan is unconfirmed.
@@ -173,8 +177,7 @@ def test_the_api_checks_the_same_inputs_as_simulate(api):  # noqa: F811
         (api.post("/leave", headers=h, json={"nip": A, "start": "2026-11-11", "end": "2026-11-12"}), 422, "type"),
         (api.post("/leave", headers=h, json={"nip": "999", "start": "2026-11-11", "end": "2026-11-12",
                                              "type": "sakit"}), 404, "nip"),
-        (api.post("/corrections", headers=h, json={"nip": A, "at": "2026-11-24", "approved_by": "x",
-                                                   "reason": "tanpa jam"}), 422, "at"),
+        (api.post("/corrections", headers=h, json={"nip": A, "at": "2026-11-24", "reason": "tanpa jam"}), 422, "at"),
         (api.post("/holidays", headers=h, json={"day": "2026-02-30", "name": "x"}), 422, "day"),
         (api.post("/employees", headers=h, json={"nip": A, "name": "x", "opd_code": "DINKES", "tpp_base": 1}),
          409, "nip"),
@@ -188,12 +191,12 @@ def test_the_api_checks_the_same_inputs_as_simulate(api):  # noqa: F811
 
 
 def test_a_check_out_at_hh_mm_30_through_the_api(api):  # noqa: F811
-    h = login(api, "admin")
-    api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-24T07:30:59+09:00", "approved_by": "x",
-                                              "reason": "uji detik"})
-    api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-24T15:59:30+09:00", "approved_by": "x",
-                                              "reason": "uji detik"})
-    day = api.get("/attendance", headers=h, params={"nip": B, "start": str(DAY), "end": str(DAY)}).json()[0]
+    ask, approve = login(api, "kadis-dinkes"), login(api, "admin")  # a correction needs a second person
+    for at_ in ("2026-11-24T07:30:59+09:00", "2026-11-24T15:59:30+09:00"):
+        r = api.post("/corrections", headers=ask, json={"nip": B, "at": at_, "reason": "uji detik"})
+        assert r.status_code == 201, r.text
+        assert api.post(f"/corrections/{r.json()['id']}/approve", headers=approve).status_code == 200
+    day = api.get("/attendance", headers=approve, params={"nip": B, "start": str(DAY), "end": str(DAY)}).json()[0]
     assert (day["masuk"], day["pulang"], day["kode"], day["pulang_cepat_menit"]) == ("07:30:59", "15:59:30", "HADIR", 0)
 
 

@@ -6,9 +6,7 @@ answer and export, and days that have not happened are BELUM, never TK.
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,6 +14,8 @@ from fastapi.responses import Response
 
 from hub.api.auth import Principal, current, require, scope_employee, scope_opd
 from hub.api.errors import ApiError
+from hub.api.schemas import IsoDate
+from hub.exports import to_csv, to_xlsx
 from hub.tpp.calendar import DayOff
 from hub.tpp.compute import TppResult
 from hub.tpp.resolve import MONTH_PATTERN, describe
@@ -71,7 +71,7 @@ def board(request: Request, opd: str | None = None, p: Principal = Depends(curre
 
 
 @router.get("/attendance", summary="Resolved working days for an employee or an OPD over a date range")
-def attendance(request: Request, start: date, end: date, opd: str | None = None, nip: str | None = None,
+def attendance(request: Request, start: IsoDate, end: IsoDate, opd: str | None = None, nip: str | None = None,
                p: Principal = Depends(current)) -> list[dict]:
     if not (1900 <= start.year <= 2099 and 1900 <= end.year <= 2099):
         raise ApiError(422, "invalid", "start: dates must be between 1900 and 2099", "start")
@@ -146,32 +146,19 @@ def _rows(request: Request, month: str, opd: str | None) -> list[list]:
 @router.get("/export/tpp.csv", summary="Monthly TPP recap as CSV (payroll office)", response_class=Response)
 def export_csv(request: Request, month: MONTH, opd: str | None = None,
                p: Principal = Depends(require("admin", "payroll", "auditor", "opd"))) -> Response:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(HEADERS)
-    writer.writerows(_rows(request, month, scope_opd(p, opd)))
-    return Response(buf.getvalue(), media_type="text/csv",
+    data = to_csv(HEADERS, _rows(request, month, scope_opd(p, opd)))
+    return Response(data, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_filename(request, month)}.csv"'})
 
 
 @router.get("/export/tpp.xlsx", summary="Monthly TPP recap as XLSX, one sheet per OPD", response_class=Response)
 def export_xlsx(request: Request, month: MONTH, opd: str | None = None,
                 p: Principal = Depends(require("admin", "payroll", "auditor", "opd"))) -> Response:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.remove(wb.active)
     by_opd: dict[str, list[list]] = {}
     for row in _rows(request, month, scope_opd(p, opd)):
         by_opd.setdefault(row[2], []).append(row)
-    for code in sorted(by_opd) or ["(kosong)"]:
-        ws = wb.create_sheet(code[:31])
-        ws.append(HEADERS)
-        for row in by_opd.get(code, []):
-            ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    data = to_xlsx({code: (HEADERS, by_opd.get(code, [])) for code in sorted(by_opd) or ["(kosong)"]})
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{_filename(request, month)}.xlsx"'})
 
 
