@@ -21,14 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, EventKind, Liveness  # noqa: E402
-from hadir.localservices import free_port  # noqa: E402
+from hadir.wit import WIT  # noqa: E402
 from hub.api.app import create_app  # noqa: E402
 from hub.api.auth import Principal, issue_token  # noqa: E402
 from hub.ingest.metrics import IngestMetrics  # noqa: E402
@@ -37,8 +36,7 @@ from hub.payroll.policy_file import load_policy  # noqa: E402
 from hub.registry import DeviceRegistry  # noqa: E402
 from hub.store.base import StoredEvent  # noqa: E402
 from hub.store.sqlite_store import SqliteEventStore  # noqa: E402
-
-WIT = ZoneInfo("Asia/Jayapura")
+from testkit.localservices import free_port  # noqa: E402
 
 
 def seed(work: Path, employees: int, opds: int, today: date) -> tuple:
@@ -106,7 +104,7 @@ def main() -> None:
     today = datetime.now(WIT).date()
     work = Path(tempfile.mkdtemp(prefix="hadir-bench-api-"))
     master, store, events = seed(work, args.employees, args.opd, today)
-    app = create_app(store=store, master=master, registry=DeviceRegistry(work / "devices.sqlite"),
+    app = create_app(store=store, master=master, registry=DeviceRegistry.in_dir(work),
                      policy=load_policy(), metrics=IngestMetrics(), secret=b"bench")
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.capture.opencv_source import OpenCvSource  # noqa: E402
 from edge.decide.visits import DecisionPolicy, VisitDecider  # noqa: E402
-from edge.enroll import enroll  # noqa: E402
+from edge.enrol import enrol  # noqa: E402
 from edge.infer.pipeline import FacePipeline  # noqa: E402
-from hadir.walkpast import Scene, Visit, render  # noqa: E402
+from testkit.walkpast import Scene, Visit, render  # noqa: E402
 
 T0 = datetime(2026, 11, 24, tzinfo=timezone.utc)
 PEOPLE = ("person01", "person05", "person06", "person08")
@@ -82,7 +82,7 @@ def face_recognition_cost(frames) -> float | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="Edge pipeline cost per frame and decision latency.")
-    ap.add_argument("--faces", type=Path, default=Path(__file__).resolve().parent.parent / "hadir" / "demo_faces")
+    ap.add_argument("--faces", type=Path, default=Path(__file__).resolve().parent.parent / "hadir_ops" / "demo_faces")
     ap.add_argument("--fps", type=float, default=25.0, help="camera frame rate of the generated videos")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hadir-bench-edge-"))
@@ -101,7 +101,7 @@ def main() -> None:
         figures: dict[str, float | None] = {}
         for threads in (1, 2):
             pipeline = FacePipeline(threads=threads, mesh=True)
-            gallery, _ = enroll(pipeline, {p: sorted((args.faces / p).glob("*.jpg"))[:2] for p in PEOPLE})
+            gallery, _ = enrol(pipeline, {p: sorted((args.faces / p).glob("*.jpg"))[:2] for p in PEOPLE})
             visits = [Visit(sorted((args.faces / p).glob("*.jpg"))[2:], frames=40, gap_after=20) for p in PEOPLE]
             video = render(Scene(width=width, height=height, fps=args.fps, visits=visits),
                            work / f"walk-{width}.avi", pipeline.detectors[0])

@@ -28,7 +28,6 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hadir import localservices  # noqa: E402
 from hadir.contract import (  # noqa: E402
     GENESIS_HASH,
     Ack,
@@ -44,6 +43,7 @@ from hadir.mqtt import MqttSettings, connect, make_client  # noqa: E402
 from hadir.signing import new_key, public_key_b64, sign_event  # noqa: E402
 from hub.config import HubSettings, Influx  # noqa: E402
 from hub.service import Hub  # noqa: E402
+from testkit import localservices  # noqa: E402
 
 
 def make_events(devices: int, total: int) -> tuple[dict[str, str], list[tuple[str, str, bytes]]]:

@@ -4,7 +4,7 @@
 
 For each person with two or more photos it makes one live sequence (different photos: the pose really
 changes), and three attacks: a print and a phone screen moved rigidly in 3-D, and a replayed video of
-the live sequence on a flat screen (hadir/attacks.py). Scores: the plane-fit residual of BlazeFace's six
+the live sequence on a flat screen (testkit/attacks.py). Scores: the plane-fit residual of BlazeFace's six
 keypoints (baseline) and of the face mesh's 468 points (what the terminal runs). BPCER = live sequences
 refused; APCER = attack sequences accepted, per attack type, at the shipped threshold and at a threshold
 chosen for BPCER <= 5 % on these live sequences. Synthetic figures: they do not predict real attacks on a
@@ -22,10 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.capture.folder_source import IMAGE_SUFFIXES  # noqa: E402
 from edge.infer.liveness import PlanarityCheck, plane_residual  # noqa: E402
 from edge.infer.pipeline import FacePipeline  # noqa: E402
-from hadir.attacks import sequences  # noqa: E402
+from hadir.photo_folders import IMAGE_SUFFIXES  # noqa: E402
+from testkit.attacks import sequences  # noqa: E402
 
 
 def keypoint_score(kps: list[np.ndarray]) -> float | None:

@@ -21,9 +21,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.calibrate import OpenSet, Verification, open_set  # noqa: E402
-from edge.capture.folder_source import IMAGE_SUFFIXES, read_rgb  # noqa: E402
+from edge.capture.folder_source import read_rgb  # noqa: E402
 from edge.infer.embed import normalise  # noqa: E402
 from edge.infer.pipeline import BadImage, FacePipeline  # noqa: E402
+from hadir.photo_folders import IMAGE_SUFFIXES  # noqa: E402
 
 
 def embed_dataset(pipeline: FacePipeline, root: Path) -> tuple[list[str], list[str], np.ndarray, dict]:

@@ -38,8 +38,13 @@ class FrameStats:
 
 
 class EdgeAgent:
-    def __init__(self, device_id: str, pipeline: FacePipeline, decider: VisitDecider, outbox: Outbox,
-                 key: Ed25519PrivateKey, *, kind: EventKind = EventKind.WALK_PAST,
+    """Frames in, visit decisions out; with an outbox and a signing key, each decision becomes a signed event.
+
+    Without them (`hadir-edge recognize`) it only decides: `decide` / `decisions`, never `record`.
+    """
+
+    def __init__(self, device_id: str, pipeline: FacePipeline, decider: VisitDecider, outbox: Outbox | None,
+                 key: Ed25519PrivateKey | None, *, kind: EventKind = EventKind.WALK_PAST,
                  clock_source: ClockSource = ClockSource.NTP, gps: GpsProvider | None = None,
                  on_event=None, clock_guard: ClockGuard | None = None, liveness: LivenessCheck | None = None):
         self.device_id, self.pipeline, self.decider, self.outbox = device_id, pipeline, decider, outbox
@@ -47,7 +52,7 @@ class EdgeAgent:
         self.on_event = on_event
         self.liveness = liveness
         self.clock_guard = clock_guard or ClockGuard(clock_source, synchronised=lambda: None,
-                                                     last_event_at=outbox.last_captured_at())
+                                                     last_event_at=outbox.last_captured_at() if outbox else None)
         self.stats = FrameStats()
 
     def _faces(self, frame: Frame) -> list[tuple]:
@@ -62,7 +67,8 @@ class EdgeAgent:
         self.stats.faces += len(detections)
         return out
 
-    def process(self, frame: Frame) -> list[AttendanceEvent]:
+    def decide(self, frame: Frame) -> list[Decision]:
+        """One frame through detection, recognition and the visit decider: the decisions it completes."""
         started = time.perf_counter()
         try:
             faces = self._faces(frame)
@@ -72,19 +78,30 @@ class EdgeAgent:
         decisions = self.decider.update(faces, frame.at)
         self.stats.frames += 1
         self.stats.infer_ms_total += (time.perf_counter() - started) * 1000
-        return [self.record(d) for d in decisions]
+        return decisions
 
-    def run(self, frames: Iterable[Frame]) -> Iterator[AttendanceEvent]:
+    def decisions(self, frames: Iterable[Frame]) -> Iterator[Decision]:
+        """Every decision over a finite stream, including visits still open when it ends (nothing recorded)."""
         last_at = None
         for frame in frames:
             last_at = frame.at
-            yield from self.process(frame)
+            yield from self.decide(frame)
         if last_at is not None:
-            for decision in self.decider.flush(last_at):
-                yield self.record(decision)
+            yield from self.decider.flush(last_at)
+
+    def process(self, frame: Frame) -> list[AttendanceEvent]:
+        """Decide on one frame and record each decision as a signed event in the outbox."""
+        return [self.record(d) for d in self.decide(frame)]
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[AttendanceEvent]:
+        """Record every decision over a finite stream (a file or folder), the last open visits included."""
+        for decision in self.decisions(frames):
+            yield self.record(decision)
 
     def record(self, decision: Decision) -> AttendanceEvent:
-        """Turn a decision into a signed, chained event in the durable outbox."""
+        """Turn a decision into a signed, chained event in the durable outbox (RuntimeError without one)."""
+        if self.outbox is None or self.key is None:
+            raise RuntimeError("this agent only decides: it has no outbox or signing key to record events")
         kind = EventKind.UNKNOWN_FACE if decision.employee_id is None else self.kind
         gps = self.gps.current() if self.gps else None
         clock = self.clock_guard.source_for(decision.decided_at)

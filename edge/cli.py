@@ -17,11 +17,35 @@ app = typer.Typer(help="Hadir edge terminal: enrolment, recognition and the devi
 console = Console(stderr=True)
 
 
-def _embed_folder(photos: Path, threads: int, label: str, version: int = 1):  # noqa: ANN202 - (Gallery, reports)
-    """photos/<NIP>/*.jpg -> templates with a progress bar; exits with a clear message when there is nothing."""
-    from edge.enroll import enroll as embed_all
-    from edge.enroll import photos_by_person
+DEFAULT_CONFIG = Path("/etc/hadir/edge.toml")
+CONFIG_HELP = "Device config (TOML; HADIR_EDGE_* variables override it). Default: /etc/hadir/edge.toml if present."
+
+
+def _settings(config: Path | None):  # noqa: ANN202 - EdgeSettings (imported lazily to keep --help fast)
+    """The device settings from `config` (or the default file when it exists); exits with the reason if bad."""
+    from pydantic import ValidationError
+
+    from edge.config import EdgeSettings
+    from hadir.settings import load_settings
+
+    if config is not None and not config.is_file():
+        console.print(f"[red]Config file {config} not found.[/red] Give the device's edge.toml (from "
+                      "'hadir device provision') or leave --config out to use the defaults.")
+        raise typer.Exit(2)
+    path = config if config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    try:
+        return load_settings(EdgeSettings, path)
+    except (ValidationError, ValueError) as exc:
+        console.print(f"[red]Bad device configuration{f' in {path}' if path else ''}:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _embed_folder(photos: Path, threads: int, label: str, version: int = 1,  # noqa: ANN202 - (Gallery, reports)
+                  embedder: str = "dlib_resnet_v1"):
+    """photos/<NIP>/*.jpg -> templates of `embedder` with a progress bar; exits with a clear message when empty."""
+    from edge.enrol import enrol as embed_all
     from edge.infer.pipeline import FacePipeline
+    from hadir.photo_folders import photos_by_person
 
     try:
         people = photos_by_person(photos)
@@ -32,21 +56,22 @@ def _embed_folder(photos: Path, threads: int, label: str, version: int = 1):  # 
     if not total:
         console.print(f"[red]No photos in {photos}[/red]: expected photos/<NIP>/*.jpg")
         raise typer.Exit(2)
-    pipeline = FacePipeline(threads=threads)
+    pipeline = FacePipeline(threads=threads, embedder=embedder)
     with Progress(console=console) as progress:
         task = progress.add_task(label, total=total)
         return embed_all(pipeline, people, version, progress=lambda: progress.advance(task))
 
 
 @app.command()
-def enroll(
+def enrol(
     photos: Path = typer.Argument(..., help="Folder with one sub-folder per employee id (NIP) of photos."),
     out: Path = typer.Option(Path("gallery.npz"), help="Gallery file to write."),
     version: int = typer.Option(1, help="Gallery version number devices will report."),
-    threads: int = typer.Option(2, help="Inference threads."),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
-    """Make templates from photos; report why each refused photo was refused."""
-    gallery, report = _embed_folder(photos, threads, "Enrolling", version)
+    """Make templates with the configured embedder from photos; report why each refused photo was refused."""
+    rec = _settings(config).recognition
+    gallery, report = _embed_folder(photos, rec.threads, "Enrolling", version, rec.embedder)
     table = Table(title="Photo quality report")
     for col in ("employee", "photo", "result"):
         table.add_column(col)
@@ -62,69 +87,45 @@ def enroll(
 def recognize(
     source: str = typer.Option(..., help="Video file, image folder, usb:N, rtsp://..., gst:<pipeline> or "
                                          "picamera2[:WxH]."),
-    gallery: Path = typer.Option(..., exists=True, help="Gallery file from `hadir-edge enroll`."),
+    gallery: Path = typer.Option(..., exists=True, help="Gallery file from `hadir-edge enrol`."),
     start_at: datetime = typer.Option(None, help="Capture time of a file's first frame (ISO, with zone)."),
-    detector: str = typer.Option("short", help="short, full or both."),
-    threads: int = typer.Option(2),
-    accept: float = typer.Option(0.92, help="Accept threshold (cosine)."),
-    unknown_below: float = typer.Option(0.915, help="Below this a person is unknown."),
+    config: Path = typer.Option(None, help=CONFIG_HELP + " Its [recognition] settings are used."),
 ) -> None:
-    """Print one JSON line per decision (one per person per visit)."""
+    """Print one JSON line per decision (one per person per visit), with the device's own decision loop."""
+    from edge.agent import EdgeAgent
     from edge.capture.factory import open_source
-    from edge.decide.visits import DecisionPolicy, VisitDecider
     from edge.infer.gallery import Gallery, GalleryError
-    from edge.infer.pipeline import BadImage, FacePipeline
+    from edge.runner import recognition
 
     logging.basicConfig(level=logging.WARNING)
+    settings = _settings(config)
     try:
         g = Gallery.load(gallery)
         src = open_source(source, start_at=start_at)
     except (GalleryError, FileNotFoundError, OSError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    pipeline = FacePipeline(detector=detector, threads=threads)  # type: ignore[arg-type]
-    decider = VisitDecider(g, DecisionPolicy(accept=accept, unknown_below=unknown_below), pipeline.model_id)
-
-    def emit(decisions: list) -> None:
-        for d in decisions:
+    pipeline, decider, liveness = recognition(settings.recognition, g)
+    agent = EdgeAgent(settings.device_id, pipeline, decider, None, None, liveness=liveness)
+    try:
+        for d in agent.decisions(src.frames()):
             print(json.dumps({"employee_id": d.employee_id, "score": round(d.score, 4),
                               "margin": round(d.margin, 4), "frames": d.frames, "quality": round(d.quality, 3),
                               "first_seen": d.first_seen.isoformat(), "decided_at": d.decided_at.isoformat()}),
                   flush=True)
-
-    last = None
-    for frame in src.frames():
-        last = frame.at
-        faces = []
-        try:
-            for det in pipeline.detect(frame.rgb):
-                faces.append((det, pipeline.analyse_detection(frame.rgb, det)
-                              if decider.needs_embedding(det) else None))
-        except BadImage as exc:
-            console.print(f"frame {frame.index} skipped: {exc}")
-        emit(decider.update(faces, frame.at))
-    if last is not None:
-        emit(decider.flush(last))
+    finally:
+        src.close()
 
 
 @app.command()
-def run(config: Path = typer.Option(Path("/etc/hadir/edge.toml"),
-                                   help="Device config (TOML); HADIR_EDGE_* variables override it.")) -> None:
+def run(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
     """Run the device agent: camera -> recognition -> signed events -> outbox -> hub, until stopped."""
     import threading
 
-    from pydantic import ValidationError
-
-    from edge.config import EdgeSettings
     from edge.runner import SetupError, install_signal_handlers, run_device
-    from hadir.settings import load_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load_settings(EdgeSettings, config if config.exists() else None)
-    except (ValidationError, ValueError) as exc:
-        console.print(f"[red]Bad device configuration in {config}:[/red] {exc}")
-        raise typer.Exit(2) from None
+    settings = _settings(config)
     stop = threading.Event()
     install_signal_handlers(stop)
     try:
@@ -139,15 +140,16 @@ def run(config: Path = typer.Option(Path("/etc/hadir/edge.toml"),
 def calibrate(
     photos: Path = typer.Argument(..., help="Labelled photos: one sub-folder per employee, several photos each."),
     far: float = typer.Option(0.001, help="Target false-accept rate for the accept threshold."),
-    config: Path = typer.Option(None, help="Edge config (TOML) to write [recognition] accept/unknown_below into."),
-    threads: int = typer.Option(2),
+    config: Path = typer.Option(None, help="Edge config (TOML) whose embedder is calibrated and into which "
+                                           "[recognition] accept/unknown_below are written."),
 ) -> None:
     """Set the accept threshold from data for a target false-accept rate (and 'unknown' at 10x that rate)."""
     import numpy as np
 
     from edge.calibrate import Verification
 
-    embedded, _ = _embed_folder(photos, threads, "Embedding")
+    rec = _settings(config if config is not None and config.exists() else None).recognition
+    embedded, _ = _embed_folder(photos, rec.threads, f"Embedding ({rec.embedder})", embedder=rec.embedder)
     labels = list(embedded.ids)
     ver = Verification.from_embeddings(labels, embedded.templates) if labels else None
     if ver is None or not len(ver.genuine) or not len(ver.impostor):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hadir.contract import DEVICE_ID_PATTERN, ClockSource, EventKind
@@ -15,8 +15,8 @@ from hadir.mqtt import MqttSettings
 class Recognition(BaseModel):
     detector: Literal["short", "full", "both"] = "short"
     threads: int = Field(2, ge=1, le=16)
-    # dlib_resnet_v1 (default), faceres (more accurate, 2x slower), mobileface (light, much less accurate).
-    embedder: Literal["dlib_resnet_v1", "faceres", "mobileface"] = "dlib_resnet_v1"
+    # One of the manifest's embedders (edge/models/manifest.json; docs/accuracy.md compares them).
+    embedder: str = "dlib_resnet_v1"
     # Written by `hadir-edge calibrate` from enrolment data; unset = the embedder's default (docs/accuracy.md).
     accept: float | None = None
     unknown_below: float | None = None
@@ -27,6 +27,13 @@ class Recognition(BaseModel):
     # and events then say liveness method "none".
     liveness: Literal["planarity", "none"] = "planarity"
     liveness_frames: int = Field(6, ge=0, le=60)
+
+    @field_validator("embedder")
+    @classmethod
+    def _shipped_embedder(cls, value: str) -> str:
+        from edge.infer.runtime import check_embedder
+
+        return check_embedder(value)
 
 
 class Gps(BaseModel):

@@ -12,12 +12,12 @@ import numpy as np
 from edge.agent import EdgeAgent
 from edge.capture.factory import open_source
 from edge.clock import ClockGuard
-from edge.config import EdgeSettings
+from edge.config import EdgeSettings, Recognition
 from edge.decide.visits import DecisionPolicy, VisitDecider
 from edge.gallery_sync import apply_update
 from edge.gps.reader import FixedSite, GpsdReader, GpsProvider
 from edge.infer.gallery import Gallery
-from edge.infer.liveness import PlanarityCheck
+from edge.infer.liveness import LivenessCheck, PlanarityCheck
 from edge.infer.pipeline import FacePipeline
 from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
@@ -50,20 +50,15 @@ def cpu_temperature() -> float | None:
         return None
 
 
-def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_frames: int | None = None) -> int:
-    """Process frames until `stop` is set, the source ends or `max_frames`; returns events recorded."""
-    stop = stop or threading.Event()
-    if not settings.key_path.is_file():
-        raise SetupError(f"no device key at {settings.key_path}: provision the device with "
-                         f"'hadir device provision {settings.device_id}' and copy its bundle here")
-    key = load_private_key(settings.key_path)
-    rec = settings.recognition
+def recognition(rec: Recognition, gallery: Gallery | None) -> tuple[FacePipeline, VisitDecider, LivenessCheck | None]:
+    """The configured pipeline (detector, embedder, threads), visit decider and liveness check.
+
+    `gallery` None gives an empty gallery of the configured embedder (every face is then 'unknown').
+    Thresholds left unset in the config come from the embedder's manifest entry.
+    """
     live = rec.liveness == "planarity"
     pipeline = FacePipeline(detector=rec.detector, threads=rec.threads, mesh=live, embedder=rec.embedder)
-    if settings.gallery_path.is_file():
-        gallery = Gallery.load(settings.gallery_path)
-    else:
-        log.warning("no gallery at %s yet: every face is 'unknown' until the hub pushes one", settings.gallery_path)
+    if gallery is None:
         gallery = Gallery(pipeline.model_id, 0, [], np.zeros((0, pipeline.embedder.dim), np.float32))
     emb = pipeline.embedder
     policy = DecisionPolicy(accept=emb.default_accept if rec.accept is None else rec.accept,
@@ -71,17 +66,32 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
                             min_margin=rec.min_margin,
                             min_frames=rec.min_frames, cooldown_s=rec.cooldown_s,
                             liveness_frames=rec.liveness_frames if live else 0)
+    return pipeline, VisitDecider(gallery, policy, pipeline.model_id), PlanarityCheck() if live else None
+
+
+def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_frames: int | None = None) -> int:
+    """Process frames until `stop` is set, the source ends or `max_frames`; returns events recorded."""
+    stop = stop or threading.Event()
+    if not settings.key_path.is_file():
+        raise SetupError(f"no device key at {settings.key_path}: provision the device with "
+                         f"'hadir device provision {settings.device_id}' and copy its bundle here")
+    key = load_private_key(settings.key_path)
+    if settings.gallery_path.is_file():
+        gallery = Gallery.load(settings.gallery_path)
+    else:
+        log.warning("no gallery at %s yet: every face is 'unknown' until the hub pushes one", settings.gallery_path)
+        gallery = None
+    pipeline, decider, liveness = recognition(settings.recognition, gallery)
     outbox = Outbox(settings.outbox_path)
-    decider = VisitDecider(gallery, policy, pipeline.model_id)
-    link = DeviceLink(settings.mqtt, settings.device_id, outbox, model_id=gallery.model_id,
-                      gallery_version=gallery.version,
+    link = DeviceLink(settings.mqtt, settings.device_id, outbox, model_id=decider.gallery.model_id,
+                      gallery_version=decider.gallery.version,
                       on_gallery=lambda update: apply_update(update, decider, settings.gallery_path))
     gps = gps_provider(settings)
     agent = EdgeAgent(settings.device_id, pipeline, decider, outbox, key,
                       kind=settings.kind, clock_source=settings.clock_source, gps=gps,
                       on_event=lambda e: link.notify(),
                       clock_guard=ClockGuard(settings.clock_source, last_event_at=outbox.last_captured_at()),
-                      liveness=PlanarityCheck() if live else None)
+                      liveness=liveness)
     link.start()
     source = open_source(settings.source)
     recorded, last_telemetry, started = 0, 0.0, time.monotonic()

@@ -305,7 +305,8 @@ def parse_event(topic_name: str, payload: bytes) -> AttendanceEvent:
     device_id, channel, model = parse(topic_name, payload, "up")
     if channel is not Channel.EVENT:
         raise ContractError("bad_topic", f"expected an event topic, got {channel.value}")
-    assert isinstance(model, AttendanceEvent)
+    if not isinstance(model, AttendanceEvent):
+        raise ContractError("bad_topic", f"an event topic carried a {type(model).__name__}")
     return model
 
 

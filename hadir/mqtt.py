@@ -14,7 +14,7 @@ from typing import Literal
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 
 class MqttSettings(BaseModel):
@@ -28,6 +28,12 @@ class MqttSettings(BaseModel):
     ca_file: Path | None = None  # set these three for mTLS (CN of the cert = device id)
     cert_file: Path | None = None
     key_file: Path | None = None
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_from_text(cls, value: object) -> object:
+        # Environment variables arrive as text: HADIR_HUB_MQTT__PROTOCOL=311 must mean 311.
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
     @classmethod
     def from_url(cls, url: str, **extra: object) -> MqttSettings:

@@ -20,29 +20,46 @@ console = Console()
 def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HUB_* variables override it."),
         api: bool = typer.Option(True, help="Also serve the HTTP API (api_host:api_port).")) -> None:
     """Start the broker (embedded unless configured otherwise), the ingest workers and the API until Ctrl-C."""
+    import logging
+
     from hadir.settings import load_settings
     from hub.config import HubSettings
     from hub.service import Hub
 
+    # One line per fact an operator needs: connections, batches, refusals with reasons, galleries, devices.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(HubSettings, config)
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]Bad hub configuration:[/red] {exc}")
         raise typer.Exit(2) from None
     stop = threading.Event()
+    # uvicorn re-raises the signal it caught after its clean shutdown: this handler makes that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if api:
+        # uvicorn imports the API and runs the hub for the app's lifetime; this module never imports the API.
+        import os
+
+        import uvicorn
+
+        if config is not None:
+            os.environ["HADIR_HUB_CONFIG"] = str(config.resolve())
+        console.print(f"Hub running: broker {settings.mqtt.host}:{settings.mqtt.port}, store {settings.store}, "
+                      f"data in {settings.data_dir}; API on http://{settings.api_host}:{settings.api_port} "
+                      "(OpenAPI at /docs). Ctrl-C to stop.")
+        try:
+            uvicorn.run("hub.api.app:running_hub_app", factory=True, host=settings.api_host, port=settings.api_port,
+                        log_level="warning")
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            console.print(f"[red]Hub failed:[/red] {exc}")
+            raise typer.Exit(1) from None
+        return
     try:
         with Hub(settings) as hub:
             console.print(f"Hub running: broker {hub.mqtt.host}:{hub.mqtt.port}, store {settings.store}, "
                           f"data in {settings.data_dir}. Ctrl-C to stop.")
-            if api:
-                import uvicorn
-
-                console.print(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /docs).")
-                uvicorn.run(hub.api(), host=settings.api_host, port=settings.api_port, log_level="warning")
-            else:
-                with contextlib.suppress(KeyboardInterrupt):
-                    stop.wait()
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait()
     except (ConnectionError, OSError, RuntimeError) as exc:
         console.print(f"[red]Hub failed:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -57,27 +74,27 @@ def add_user(
     config: Path = typer.Option(None, help="Hub config file (TOML)."),
 ) -> None:
     """Create an API user (asks for the password); the first admin is made this way."""
-    from pydantic import ValidationError
     from sqlalchemy.exc import IntegrityError
 
     from hadir.settings import load_settings
-    from hub.api.schemas import UserIn
     from hub.config import HubSettings
-    from hub.master import MasterData, User, hash_password
+    from hub.master import MasterData
 
+    if role not in ("admin", "opd", "payroll", "auditor", "employee"):
+        console.print(f"[red]Not created:[/red] unknown role {role!r}; use admin, opd, payroll, auditor or employee")
+        raise typer.Exit(2)
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        body = UserIn(username=username, password=password, role=role, opd_code=opd, nip=nip)
-    except ValidationError as exc:
-        console.print(f"[red]Not created:[/red] {exc.errors()[0]['msg']}")
-        raise typer.Exit(2) from None
+    if len(password) < 8:
+        console.print("[red]Not created:[/red] the password needs at least 8 characters")
+        raise typer.Exit(2)
     settings = load_settings(HubSettings, config)
-    data = body.model_dump()
-    data["password_hash"] = hash_password(data.pop("password"))
     try:
-        MasterData(settings.master_db).add("cli", User(**data))
-    except IntegrityError as exc:
-        console.print(f"[red]Not created:[/red] {exc.orig}")
+        MasterData(settings.master_db).create_user("cli", username, password, role, opd_code=opd, nip=nip)
+    except ValueError as exc:
+        console.print(f"[red]Not created:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except IntegrityError:
+        console.print(f"[red]Not created:[/red] user {username} already exists")
         raise typer.Exit(2) from None
     console.print(f"User {username} ({role}) created.")
 
@@ -92,11 +109,31 @@ def register_device(
     from hub.registry import DeviceRegistry
 
     try:
-        DeviceRegistry(data_dir / "devices.sqlite").register(device_id, public_key, opd=opd, site=site)
+        DeviceRegistry.in_dir(data_dir).register(device_id, public_key, opd=opd, site=site)
     except ValueError as exc:
         console.print(f"[red]Not registered:[/red] {exc}")
         raise typer.Exit(2) from None
     console.print(f"Device {device_id} registered.")
+
+
+@app.command()
+def assign_device(
+    device_id: str,
+    opd: str = typer.Option(None, help="The OPD whose gallery the device should carry (none: every OPD)."),
+    site: str = typer.Option(None, help="The device's fixed site, if it changes too."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Move a registered device to another OPD (its key stays); the running hub sends it the new gallery
+    at its next connection or gallery push."""
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.registry import DeviceRegistry
+
+    settings = load_settings(HubSettings, config)
+    if not DeviceRegistry.in_dir(settings.data_dir).assign(device_id, opd=opd, site=site):
+        console.print(f"[red]{device_id} is not registered[/red]: register it first (hadir-hub register-device).")
+        raise typer.Exit(2)
+    console.print(f"{device_id} now belongs to {opd or 'every OPD'}.")
 
 
 @app.command()
@@ -113,7 +150,7 @@ def migrate(config: Path = typer.Option(None, help="Hub config file (TOML).")) -
 
 
 @app.command()
-def enroll(
+def enrol(
     photos: Path = typer.Argument(..., exists=True, help="A folder of <NIP>/<photos>, or a ZIP of photos with "
                                                          "nip.csv (columns: file,nip)."),
     config: Path = typer.Option(None, help="Hub config file (TOML)."),
@@ -134,7 +171,7 @@ def enroll(
     except (ValueError, OSError) as exc:
         console.print(f"[red]Cannot read {photos}:[/red] {exc}")
         raise typer.Exit(2) from None
-    enrolment = Enrolment(MasterData(settings.master_db), template_key(settings.data_dir / "templates.key"),
+    enrolment = Enrolment(MasterData(settings.master_db), template_key(settings.template_key_path),
                           FacePipeline(threads=2))
     with Progress(console=console) as progress:
         task = progress.add_task("Enrolling", total=len(items))
@@ -149,6 +186,128 @@ def enroll(
     version = enrolment.bump_version() if accepted else enrolment.version()
     console.print(f"{accepted} of {len(reports)} photos enrolled; gallery version {version}. The running hub sends "
                   "it to devices on POST /devices/galleries/push (or the next enrolment through the API).")
+
+
+@app.command("import-employees")
+def import_employees(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="SIASN-style export: .xlsx or .csv with "
+                                                                        "NIP, Nama, Unit Kerja/OPD, Jabatan, "
+                                                                        "Golongan, Status, TPP, TMT Pensiun."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would change; write nothing."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Create and update employees from a staff list: new, changed, transferred between OPDs, retired."""
+    from datetime import date
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.employee_import import ImportError_, apply_plan, import_file
+    from hub.master import MasterData
+
+    master = MasterData(load_settings(HubSettings, config).master_db)
+    try:
+        plan = import_file(master, file, date.today())
+    except ImportError_ as exc:
+        console.print(f"[red]Cannot import:[/red] {exc}")
+        raise typer.Exit(2) from None
+    table = Table(title=f"{'Rencana' if dry_run else 'Perubahan'} impor pegawai: {file.name}")
+    for col in ("baris", "NIP", "aksi", "perubahan"):
+        table.add_column(col)
+    for c in plan.changes:
+        changes = "; ".join(f"{k}: {'-' if old is None else old} -> {new}" for k, (old, new) in c.fields.items())
+        table.add_row(str(c.line), c.nip, c.action, changes)
+    for e in plan.errors:
+        table.add_row(str(e.line), e.nip, "[red]ditolak", f"[red]{e.message}")
+    console.print(table)
+    console.print(plan.summary())
+    if dry_run:
+        console.print("Dry run: nothing was written.")
+    elif plan.changes:
+        with Progress(console=console) as progress:
+            task = progress.add_task("Writing", total=len(plan.changes))
+            n = apply_plan(master, "cli:import", plan, lambda: progress.advance(task))
+        console.print(f"{n} employees written (each change is in the audit log).")
+    if plan.errors:
+        console.print(f"[red]{len(plan.errors)} row(s) refused[/red]: fix them in the file and import again "
+                      "(rows already written are updated, not duplicated).")
+        raise typer.Exit(1)
+
+
+@app.command()
+def backup(
+    out: Path = typer.Argument(..., help="A new, empty folder for this backup."),
+    ca_dir: Path = typer.Option(None, help="Also back up the city's CA (the folder of 'hadir ca init')."),
+    mosquitto_db: Path = typer.Option(None, help="Also back up Mosquitto's persistence file (mosquitto.db)."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Back up events (any store), every SQLite file, master data and optionally the CA and broker store.
+
+    The template key is never included: back it up apart (docs/operations.md).
+    """
+    from hadir.settings import load_settings
+    from hub.backup import BackupError
+    from hub.backup import backup as make_backup
+    from hub.config import HubSettings
+    from hub.service import open_store
+
+    settings = load_settings(HubSettings, config)
+    store = open_store(settings)
+    try:
+        with console.status("Backing up events...") as status:
+            report = make_backup(settings, store, out, ca_dir=ca_dir, mosquitto_db=mosquitto_db,
+                                 progress=lambda n: status.update(f"Backing up events... {n}"))
+    except BackupError as exc:
+        console.print(f"[red]Backup failed:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    if settings.master_url and not settings.master_url.startswith("sqlite"):
+        console.print("[yellow]Master data is in PostgreSQL: back it up with pg_dump as well.[/yellow]")
+    console.print(f"Backup in {report.folder}: {report.events} events, {len(report.files)} files, checksums in "
+                  f"manifest.json. Not included: the template key {settings.template_key_path} (keep a copy apart).")
+
+
+@app.command()
+def restore(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="A folder made by 'hadir-hub backup'."),
+    ca_dir: Path = typer.Option(None, help="Restore the CA into this (empty) folder too."),
+    config: Path = typer.Option(None, help="Hub config file (TOML) of the fresh hub to restore into."),
+) -> None:
+    """Restore a checked backup into a fresh data folder and event store, then verify every device's chain."""
+    from hadir.settings import load_settings
+    from hub.audit import verify_chain as verify
+    from hub.backup import BackupError
+    from hub.backup import restore as do_restore
+    from hub.config import HubSettings
+    from hub.registry import DeviceRegistry
+    from hub.service import open_store
+
+    settings = load_settings(HubSettings, config)
+    store = open_store(settings)
+    try:
+        with console.status("Restoring events...") as status:
+            n = do_restore(settings, store, folder, ca_dir=ca_dir,
+                           progress=lambda k: status.update(f"Restoring events... {k}"))
+        broken = 0
+        registry = DeviceRegistry.in_dir(settings.data_dir)
+        for device in registry.all():
+            report = verify(store, registry, device.device_id)
+            broken += not report.intact
+            console.print(report.summary())
+    except BackupError as exc:
+        console.print(f"[red]Restore failed:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    console.print(f"Restored {n} events into {settings.store} and the data folder {settings.data_dir}.")
+    if not settings.template_key_path.exists():
+        console.print(f"[yellow]Put the template key back at {settings.template_key_path} before enrolling or "
+                      "pushing galleries (it is never in a backup).[/yellow]")
+    if broken:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -167,7 +326,7 @@ def verify_chain(
 
     settings = load_settings(HubSettings, config)
     store = open_store(settings)
-    report = verify(store, DeviceRegistry(settings.data_dir / "devices.sqlite"), device_id, start, end)
+    report = verify(store, DeviceRegistry.in_dir(settings.data_dir), device_id, start, end)
     store.close()
     console.print(report.summary())
     if not report.intact:

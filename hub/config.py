@@ -40,7 +40,20 @@ class HubSettings(BaseSettings):
     master_url: str | None = None  # SQLAlchemy URL of master data; default: SQLite in data_dir
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    # The key that encrypts face templates. Kept outside data_dir so that a backup of the data never holds
+    # the key (and a copy of the key alone decrypts nothing). Default: <data_dir>-keys/templates.key.
+    template_key_file: Path | None = None
 
     @property
     def master_db(self) -> str:
         return self.master_url or f"sqlite:///{self.data_dir / 'master.sqlite'}"
+
+    @property
+    def template_key_path(self) -> Path:
+        """The configured key file; else one left by older versions in data_dir; else <data_dir>-keys/."""
+        if self.template_key_file is not None:
+            return self.template_key_file
+        legacy = self.data_dir / "templates.key"
+        if legacy.exists():
+            return legacy
+        return self.data_dir.parent / f"{self.data_dir.name}-keys" / "templates.key"

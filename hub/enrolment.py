@@ -21,10 +21,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from edge.enroll import PhotoReport, best_face
 from edge.infer.gallery import Gallery
 from edge.infer.pipeline import FacePipeline
+from edge.infer.templates import PhotoReport, face_to_template
 from hadir.contract import GalleryUpdate
+from hadir.photo_folders import photos_by_person
 from hub.master import AuditLog, Base, MasterData
 
 
@@ -43,6 +44,14 @@ class GalleryVersion(Base):
     __tablename__ = "gallery_version"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
+
+
+def gallery_version(master: MasterData) -> int:
+    """The current gallery version (0 before any enrolment), read without loading the face model."""
+    Base.metadata.create_all(master.engine, tables=[GalleryVersion.__table__])
+    with master.session() as s:
+        row = s.get(GalleryVersion, 1)
+        return row.version if row else 0
 
 
 def template_key(path: Path) -> Fernet:
@@ -72,7 +81,7 @@ class Enrolment:
 
     # -- templates ---------------------------------------------------------------------------------------
     def add_photo(self, actor: str, nip: str, name: str, data: bytes) -> PhotoReport:
-        face, why = best_face(self.pipeline, _decode_image(data))
+        face, why = face_to_template(self.pipeline, _decode_image(data))
         if face is None:
             return PhotoReport(nip, name, False, why)
         with self.master.session() as s:
@@ -149,8 +158,6 @@ def photos_from_zip(data: bytes) -> list[tuple[str, str, bytes]]:
 
 
 def photos_from_folder(folder: Path) -> list[tuple[str, str, bytes]]:
-    from edge.enroll import photos_by_person
-
     return [(nip, p.name, p.read_bytes()) for nip, paths in photos_by_person(folder).items() for p in paths]
 
 

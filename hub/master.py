@@ -69,6 +69,8 @@ class Employee(Base):
     start: Mapped[date | None] = mapped_column(Date, nullable=True)
     end: Mapped[date | None] = mapped_column(Date, nullable=True)
     shift: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a [shifts.<name>] of the policy
+    position: Mapped[str | None] = mapped_column(String(200), nullable=True)  # jabatan, as in SIASN
+    grade: Mapped[str | None] = mapped_column(String(32), nullable=True)  # pangkat/golongan, e.g. III/a
 
     def rule(self, shifts: dict | None = None) -> RuleEmployee:
         schedule = (shifts or {}).get(self.shift) if self.shift else None
@@ -151,8 +153,6 @@ class AuditLog(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-ROLES = ("admin", "opd", "payroll", "auditor", "employee")
-
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
     """scrypt (stdlib), salted; stored as scrypt$salt$hash."""
@@ -200,6 +200,20 @@ class MasterData:
             s.flush()
             self.audit(s, actor, "create", obj)
         return obj
+
+    def create_user(self, actor: str, username: str, password: str, role: str, *, opd_code: str | None = None,
+                    nip: str | None = None) -> User:
+        """Create an API user with a hashed password (the one path for the CLI and the API).
+
+        Raises ValueError when the role's scope is missing (opd needs opd_code, employee needs nip) and
+        sqlalchemy's IntegrityError when the username exists.
+        """
+        if role == "opd" and not opd_code:
+            raise ValueError("an opd user needs opd_code")
+        if role == "employee" and not nip:
+            raise ValueError("an employee user needs nip")
+        user = User(username=username, password_hash=hash_password(password), role=role, opd_code=opd_code, nip=nip)
+        return self.add(actor, user)  # type: ignore[return-value]
 
     def update(self, actor: str, model: type[Base], key: Any, changes: dict[str, Any]) -> Base | None:
         with self.session() as s:

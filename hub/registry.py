@@ -37,6 +37,15 @@ class Device:
 
 
 class DeviceRegistry:
+    """The registry's SQLite file, `FILE` in the hub's data folder (the one place that names it)."""
+
+    FILE = "devices.sqlite"
+
+    @classmethod
+    def in_dir(cls, data_dir: Path) -> DeviceRegistry:
+        """The registry kept in the hub data folder `data_dir`."""
+        return cls(Path(data_dir) / cls.FILE)
+
     def __init__(self, path: Path | str):
         self._lock = threading.Lock()
         self._db = connect(path, synchronous="FULL")
@@ -53,6 +62,17 @@ class DeviceRegistry:
                 "site = excluded.site, revoked_at = NULL",
                 (device_id, public_key_b64, opd, site, (at or datetime.now()).isoformat()))
             self._keys.pop(device_id, None)
+
+    def assign(self, device_id: str, *, opd: str | None, site: str | None = None) -> bool:
+        """Move a registered device to another OPD (and site) without touching its key; False if unknown."""
+        with self._lock:
+            cur = self._db.execute("UPDATE devices SET opd = ?, site = COALESCE(?, site) WHERE device_id = ?",
+                                   (opd, site, device_id))
+        return cur.rowcount == 1
+
+    def get(self, device_id: str) -> Device | None:
+        """One registered device, or None."""
+        return next((d for d in self.all() if d.device_id == device_id), None)
 
     def revoke(self, device_id: str, at: datetime) -> None:
         with self._lock:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hadir.contract import Channel, topic
+from hadir.contract import Channel, DeviceState, topic
 from hadir.mqtt import MqttSettings
 from hub.broker import EmbeddedBroker
 from hub.config import HubSettings
@@ -18,6 +19,8 @@ from hub.live import Broadcaster
 from hub.master import MasterData
 from hub.registry import DeviceRegistry
 from hub.store.base import EventStore, StoredEvent
+
+log = logging.getLogger(__name__)
 
 
 def open_store(settings: HubSettings) -> EventStore:
@@ -42,13 +45,13 @@ class Hub:
         d = self.settings.data_dir
         d.mkdir(parents=True, exist_ok=True)
         self.store = open_store(self.settings)
-        self.registry = DeviceRegistry(d / "devices.sqlite")
+        self.registry = DeviceRegistry.in_dir(d)
         self.quarantine = Quarantine(d / "quarantine.sqlite")
         self.metrics = IngestMetrics()
         policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
         self.broadcaster = Broadcaster()
         self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
-                             GpsHistory(d / "gps.sqlite"))
+                             GpsHistory(d / "gps.sqlite"), on_state=self._device_state)
         self._master: MasterData | None = None
 
     def _stored(self, item: StoredEvent) -> None:
@@ -68,9 +71,28 @@ class Hub:
             from edge.infer.pipeline import FacePipeline
             from hub.enrolment import Enrolment, template_key
 
-            self._enrolment = Enrolment(self.master, template_key(self.settings.data_dir / "templates.key"),
+            self._enrolment = Enrolment(self.master, template_key(self.settings.template_key_path),
                                         FacePipeline(threads=2, embedder=self.settings.embedder))
         return self._enrolment
+
+    def _device_state(self, state: DeviceState) -> None:
+        """A device that comes online with an older gallery than the hub's current one gets the current one,
+        so a gallery pushed while it was off (or before its first connection) is never lost."""
+        if state.state != "online" or not self.workers:
+            return
+        from hub.enrolment import gallery_version
+
+        current = gallery_version(self.master)
+        device = self.registry.get(state.device_id)
+        if device is None or device.revoked or current <= state.gallery_version:
+            return
+        self.push_gallery(device.device_id, device.opd)
+        log.info("gallery v%d sent to %s on connect (it had v%d)", current, state.device_id, state.gallery_version)
+
+    def push_gallery(self, device_id: str, opd: str | None) -> None:
+        """Send one device the current gallery of its OPD."""
+        update = self.enrolment.update_for(device_id, opd)
+        self.workers[0].client.publish(topic(device_id, Channel.GALLERY), update.model_dump_json(), qos=1)
 
     def push_galleries(self) -> int:
         """Send every active device the current gallery of its OPD (all templates if it has no OPD)."""
@@ -80,19 +102,9 @@ class Hub:
         for device in self.registry.all():
             if device.revoked:
                 continue
-            update = self.enrolment.update_for(device.device_id, device.opd)
-            self.workers[0].client.publish(topic(device.device_id, Channel.GALLERY), update.model_dump_json(), qos=1)
+            self.push_gallery(device.device_id, device.opd)
             sent += 1
         return sent
-
-    def api(self):  # noqa: ANN201 - FastAPI app, imported lazily (the hub runs without the API too)
-        from hub.api.app import api_secret, create_app
-        from hub.payroll.policy_file import load_policy
-
-        return create_app(store=self.store, master=self.master, registry=self.registry,
-                          policy=load_policy(self.settings.policy), metrics=self.metrics,
-                          secret=api_secret(self.settings.data_dir), broadcaster=self.broadcaster,
-                          enrolment=lambda: self.enrolment, push_galleries=self.push_galleries)
 
     @property
     def mqtt(self) -> MqttSettings:

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh edge,hub
-exec .venv/bin/hadir demo "$@"
+# The demo renders walk-past clips with the repository's test kit (testkit/), so it runs from the checkout.
+exec .venv/bin/python -m hadir_ops.cli demo "$@"

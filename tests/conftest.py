@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hadir import localservices as services  # noqa: E402
+from testkit import localservices as services  # noqa: E402
 
-FACES = Path(__file__).resolve().parent.parent / "hadir" / "demo_faces"
+FACES = Path(__file__).resolve().parent.parent / "hadir_ops" / "demo_faces"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -20,6 +20,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"influxd: {services.version_of('influxd', 'version')}",
         f"gpsd: {services.version_of('gpsd', '-V')}",
     ]
+
+
+SERVICE_FIXTURES = {"mosquitto", "influxdb", "gpsd"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`integration`: tests under tests/integration/ and every test that starts a real service.
+
+    The fast lane is `pytest -m "not integration"`; CI runs everything.
+    """
+    for item in items:
+        if "integration" in item.path.parts or SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 def _start(factory, *args):
@@ -70,10 +83,10 @@ def faces() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_gallery(pipeline):
-    from edge.enroll import enroll
+    from edge.enrol import enrol
 
     people = {p: sorted((FACES / p).glob("*.jpg"))[:2] for p in ("person01", "person05", "person06", "person08")}
-    gallery, _ = enroll(pipeline, people)
+    gallery, _ = enrol(pipeline, people)
     return gallery
 
 

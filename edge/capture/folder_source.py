@@ -10,9 +10,10 @@ from pathlib import Path
 import cv2
 
 from edge.capture.base import Frame
+from hadir.photo_folders import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
 
 
 def read_rgb(path: Path):

@@ -22,10 +22,6 @@ class Detection:
     score: float
 
     @property
-    def eye_distance(self) -> float:
-        return float(np.linalg.norm(self.keypoints[EYE_R] - self.keypoints[EYE_L]))
-
-    @property
     def centre(self) -> np.ndarray:
         return (self.box[:2] + self.box[2:]) / 2
 

@@ -1,21 +1,19 @@
-"""Face embedders from the shipped models: dlib ResNet (default), faceres, mobileface. Every template they
-make is L2-normalised for cosine matching and tagged with the embedder's model id."""
+"""Face embedders from the shipped models (the manifest lists them: `runtime.embedder_ids()`). Every template
+they make is L2-normalised for cosine matching and tagged with the embedder's model id."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from edge.infer.runtime import load, manifest
+from edge.infer.runtime import check_embedder, load, manifest
 
-EMBEDDERS = ("dlib_resnet_v1", "faceres", "mobileface")
+DEFAULT_EMBEDDER = "dlib_resnet_v1"
 BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
 
 class Embedder:
-    def __init__(self, model_id: str = "dlib_resnet_v1", threads: int = 1):
-        if model_id not in EMBEDDERS:
-            raise ValueError(f"unknown embedder {model_id!r}; choose one of {', '.join(EMBEDDERS)}")
-        self.model_id = model_id
+    def __init__(self, model_id: str = DEFAULT_EMBEDDER, threads: int = 1):
+        self.model_id = check_embedder(model_id)
         self.entry = manifest()[model_id]
         self.model = load(model_id, threads)
         self.chip_size = self.model.input_shape[1]

@@ -58,10 +58,6 @@ class Gallery:
         a, b = sorted(top2, key=lambda i: -per_id[i])
         return Match(str(self.identities[a]), float(per_id[a]), str(self.identities[b]), float(per_id[b]))
 
-    def without(self, employee_id: str) -> Gallery:
-        keep = [i for i, e in enumerate(self.ids) if e != employee_id]
-        return Gallery(self.model_id, self.version + 1, [self.ids[i] for i in keep], self.templates[keep])
-
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")

@@ -31,7 +31,21 @@ def _interpreter_class() -> Any:
 
 @lru_cache(maxsize=1)
 def manifest(models_dir: Path = MODELS_DIR) -> dict[str, dict[str, Any]]:
+    """The shipped models by id: file, sha256, source, licence, input/output shapes, thresholds."""
     return json.loads((models_dir / "manifest.json").read_text())["models"]
+
+
+def embedder_ids(models_dir: Path = MODELS_DIR) -> list[str]:
+    """The embedders the manifest ships (entries with "embedder": true): the one list of them."""
+    return [name for name, entry in manifest(models_dir).items() if entry.get("embedder")]
+
+
+def check_embedder(model_id: str) -> str:
+    """`model_id` if the manifest ships it as an embedder; ValueError naming the known ones otherwise."""
+    known = embedder_ids()
+    if model_id not in known:
+        raise ValueError(f"unknown embedder {model_id!r}; the shipped ones are {', '.join(known)}")
+    return model_id
 
 
 def sha256_file(path: Path) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,11 +21,15 @@ from hub.enrolment import Enrolment
 from hub.ingest.metrics import IngestMetrics
 from hub.live import Broadcaster
 from hub.master import MasterData
+from hub.payroll.policy_file import load_policy
 from hub.registry import DeviceRegistry
+from hub.service import Hub
 from hub.store.base import EventStore
 from hub.tpp.policy import Policy
 
-log = logging.getLogger("hadir.hub.api")
+log = logging.getLogger(__name__)
+# `hadir-hub run` passes its config file to the app factory (uvicorn imports the API, the CLI does not).
+CONFIG_ENV = "HADIR_HUB_CONFIG"
 
 
 def system_clock() -> datetime:
@@ -63,4 +69,36 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
     errors.install(app)
     for module in (system, master_routes, enrolment_routes, attendance, calendar, devices, stream):
         app.include_router(module.router)
+    return app
+
+
+def app_for_hub(hub: Hub) -> FastAPI:
+    """The API over a constructed hub's store, master data, registry and live stream."""
+    return create_app(store=hub.store, master=hub.master, registry=hub.registry,
+                      policy=load_policy(hub.settings.policy), metrics=hub.metrics,
+                      secret=api_secret(hub.settings.data_dir), broadcaster=hub.broadcaster,
+                      enrolment=lambda: hub.enrolment, push_galleries=hub.push_galleries)
+
+
+def running_hub_app() -> FastAPI:
+    """uvicorn factory for `hadir-hub run`: builds the hub from the config file and runs it for the app's life."""
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+
+    config = os.environ.get(CONFIG_ENV)
+    settings = load_settings(HubSettings, Path(config) if config else None)
+    hub = Hub(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hub.start()
+        log.info("hub running: broker %s:%s, store %s, data in %s", hub.mqtt.host, hub.mqtt.port, settings.store,
+                 settings.data_dir)
+        try:
+            yield
+        finally:
+            hub.stop()
+
+    app = app_for_hub(hub)
+    app.router.lifespan_context = lifespan
     return app

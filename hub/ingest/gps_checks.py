@@ -12,13 +12,11 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from hadir.contract import AttendanceEvent
 from hadir.geo import distance_m
 from hadir.sqlite import connect
-
-WIT = ZoneInfo("Asia/Jayapura")
+from hadir.wit import WIT
 
 
 class GpsHistory:

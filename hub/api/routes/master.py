@@ -19,7 +19,7 @@ from hub.api.schemas import (
     SiteIn,
     UserIn,
 )
-from hub.master import Correction, DutyOrder, Employee, Holiday, Leave, Opd, Site, User, _jsonable, hash_password
+from hub.master import Correction, DutyOrder, Employee, Holiday, Leave, Opd, Site, _jsonable
 
 router = APIRouter()
 
@@ -181,6 +181,10 @@ def delete_holiday(day: date, request: Request, p: Principal = Depends(require("
 
 @router.post("/users", status_code=201, summary="Create an API user (admin)")
 def add_user(body: UserIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
-    data = body.model_dump()
-    data["password_hash"] = hash_password(data.pop("password"))
-    return _add(request, p.username, User(**data))
+    master = _master(request)
+    try:
+        user = master.create_user(p.username, body.username, body.password, body.role, opd_code=body.opd_code,
+                                  nip=body.nip)
+    except IntegrityError:
+        raise ApiError(409, "exists", f"user {body.username} already exists") from None
+    return _jsonable(user)
