@@ -160,7 +160,7 @@ def test_ramadan_warns_until_an_admin_confirms_it(api, caplog):  # noqa: F811
     day = api.get("/attendance", headers=h, params={"nip": A, "start": "2027-02-10", "end": "2027-02-10"}).json()[0]
     assert day["kode"] == "BELUM_PULANG" and day["terlambat_menit"] == 0
     # The hub logs the warning when the API starts (hub start) while the coming Ramadan is unconfirmed.
-    with caplog.at_level(logging.WARNING, logger="hadir.hub.api"):
+    with caplog.at_level(logging.WARNING, logger="hub.api.app"):
         create_app(store=api.app.state.store, master=api.master, registry=api.app.state.registry,
                    policy=load_policy(), metrics=IngestMetrics(), secret=b"x",
                    clock=lambda: at("10:00", date(2027, 4, 1)))

@@ -1,6 +1,6 @@
 """city holiday removals and confirmed Ramadan dates
 
-Revision ID: 0002_tpp_calendar
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01 02:39:55.124571
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-01 02:39:55.124571
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002_tpp_calendar'
+revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None

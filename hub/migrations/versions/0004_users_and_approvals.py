@@ -1,7 +1,7 @@
 """user management, token revocation, closed months, correction approval
 
 Revision ID: 0002
-Revises: 0002_tpp_calendar
+Revises: 0003
 Create Date: 2026-12-01 02:38:33.207447
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004_users_approvals'
-down_revision = '0002_tpp_calendar'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
