@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hadir.contract import Channel, DeviceState, topic
 from hadir.mqtt import MqttSettings
@@ -18,6 +19,7 @@ from hub.ingest.worker import Ingest, IngestWorker
 from hub.live import Broadcaster
 from hub.master import MasterData
 from hub.registry import DeviceRegistry
+from hub.retention import DailyRetention, RetentionJob, RetentionReport
 from hub.store.base import EventStore, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class Hub:
     on_stored: Callable[[StoredEvent], None] | None = None
     broker: EmbeddedBroker | None = None
     workers: list[IngestWorker] = field(default_factory=list)
+    retention: DailyRetention | None = None
 
     def __post_init__(self) -> None:
         d = self.settings.data_dir
@@ -50,8 +53,9 @@ class Hub:
         self.metrics = IngestMetrics()
         policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
         self.broadcaster = Broadcaster()
+        self.gps_history = GpsHistory(d / "gps.sqlite")
         self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
-                             GpsHistory(d / "gps.sqlite"), on_state=self._device_state)
+                             self.gps_history, on_state=self._device_state)
         self._master: MasterData | None = None
 
     def _stored(self, item: StoredEvent) -> None:
@@ -106,6 +110,15 @@ class Hub:
             sent += 1
         return sent
 
+    def run_retention(self, now: datetime | None = None, *, dry_run: bool = False) -> RetentionReport:
+        """Delete what is past its period (hub/retention.py); devices get new galleries if templates went."""
+        job = RetentionJob(self.settings.retention, self.store, self.registry, self.quarantine,
+                           self.gps_history, self.master)
+        report = job.run(now, dry_run=dry_run)
+        if report.templates and not dry_run:
+            self.push_galleries()
+        return report
+
     @property
     def mqtt(self) -> MqttSettings:
         if self.broker is not None:
@@ -116,6 +129,8 @@ class Hub:
         if self.settings.embedded_broker:
             self.broker = EmbeddedBroker(self.settings.mqtt.host, self.settings.mqtt.port).start()
         self.start_workers()
+        if self.settings.retention.enabled:
+            self.retention = DailyRetention(self.run_retention, self.settings.retention.run_at).start()
         return self
 
     def start_workers(self) -> None:
@@ -132,6 +147,9 @@ class Hub:
         self.workers.clear()
 
     def stop(self) -> None:
+        if self.retention:
+            self.retention.stop()
+            self.retention = None
         self.stop_workers()
         if self.broker:
             self.broker.stop()
