@@ -8,8 +8,9 @@ What goes, and when (docs/privacy.md is the reader's version of this list):
 - refused messages in quarantine received before the quarantine cutoff;
 - GPS fixes (kept for the copied-coordinates check) captured before the GPS cutoff;
 - master-data audit-log rows older than the logs cutoff (the row of this run is written after);
-- every face template of an employee whose end date is more than `templates_after_leaving_days` ago;
-  devices get the smaller gallery at the next push (the hub service pushes at once).
+- every face template of an employee whose end date is more than `templates_after_leaving_days` ago, and
+  of a NIP no longer in the master data at all; devices get the smaller gallery at the next push (the hub
+  service pushes at once).
 
 Every period ends at midnight WIT, so a dry run and the real run on the same day agree.
 """
@@ -158,17 +159,18 @@ class RetentionJob:
         from hub.enrolment import Template, bump_gallery_version  # the template model lives with enrolment
 
         with self.master.session() as s:
-            leavers = [e.nip for e in s.scalars(select(Employee).where(Employee.end.is_not(None),
-                                                                       Employee.end < report.cutoffs.left_before))]
-            for nip in leavers:
-                n = s.scalar(select(func.count()).select_from(Template).where(Template.nip == nip)) or 0
-                if not n:
-                    continue
-                report.templates[nip] = n
+            counts = dict(s.execute(select(Template.nip, func.count()).group_by(Template.nip)).all())
+            left = set(s.scalars(select(Employee.nip).where(Employee.end.is_not(None),
+                                                            Employee.end < report.cutoffs.left_before)))
+            # Templates of a NIP no longer in the master data (the employee was removed) serve nothing either.
+            removed = set(counts) - set(s.scalars(select(Employee.nip)))
+            for nip in sorted((left | removed) & set(counts)):
+                report.templates[nip] = counts[nip]
                 if not report.dry_run:
                     s.execute(delete(Template).where(Template.nip == nip))
+                    why = "employee left" if nip in left else "employee removed from the master data"
                     s.add(AuditLog(at=report.at, actor=ACTOR, action="delete", entity="template", entity_id=nip,
-                                   detail={"templates": n, "reason": "retention: employee left"}))
+                                   detail={"templates": counts[nip], "reason": f"retention: {why}"}))
         if report.templates and not report.dry_run:
             report.gallery_version = bump_gallery_version(self.master)
 

@@ -172,8 +172,9 @@ def test_quarantine_gps_fixes_logs_and_templates_of_leavers(tmp_path, sqlite_sto
     master.add("test", Opd(code="DLH", name="Dinas Lingkungan Hidup"))
     people = {"left-long-ago": CUT.left_before - timedelta(days=1), "left-recently": CUT.left_before,
               "still-here": None, "leaves-next-month": date(2026, 12, 31)}
-    for nip, end in people.items():
-        master.add("test", Employee(nip=nip, name=nip, opd_code="DLH", end=end))
+    for nip, end in {**people, "removed": None}.items():
+        if nip != "removed":  # templates left behind by an employee deleted from the master data
+            master.add("test", Employee(nip=nip, name=nip, opd_code="DLH", end=end))
         with master.session() as s:
             for n in range(3):
                 s.add(Template(nip=nip, model_id="m", vector=b"x", quality=1.0, source=f"{n}.jpg",
@@ -188,7 +189,7 @@ def test_quarantine_gps_fixes_logs_and_templates_of_leavers(tmp_path, sqlite_sto
     assert report.quarantine == 2 and [e[2] for e in quarantine.entries()] == [
         CUT.quarantine.isoformat(), NOW.isoformat()]
     assert report.gps_fixes == 1 and gps.older_than(NOW + timedelta(days=1)) == 2
-    assert report.templates == {"left-long-ago": 3}
+    assert report.templates == {"left-long-ago": 3, "removed": 3}
     with master.session() as s:
         left = {t.nip for t in s.scalars(select(Template))}
         assert left == {"left-recently", "still-here", "leaves-next-month"}
@@ -196,7 +197,7 @@ def test_quarantine_gps_fixes_logs_and_templates_of_leavers(tmp_path, sqlite_sto
     # The old audit row went; the one on the boundary, the template erasure and the run's own row stay.
     rows = master.list(AuditLog)
     assert report.logs == 1 and dry.logs == 1
-    assert sorted(r.entity for r in rows if r.actor != "test") == ["retention_run", "template"]
+    assert sorted(r.entity for r in rows if r.actor != "test") == ["retention_run", "template", "template"]
     assert [r.at for r in rows if r.actor == "test" and r.entity == "employee" and r.action == "update"] == [
         CUT.logs.astimezone(timezone.utc).replace(tzinfo=None)]
 
