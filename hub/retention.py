@@ -29,7 +29,7 @@ from hadir.wit import WIT
 from hub.config import Retention
 from hub.ingest.gps_checks import GpsHistory
 from hub.ingest.quarantine import Quarantine
-from hub.master import AuditLog, Employee, MasterData
+from hub.master import AuditLog, Base, Employee, MasterData
 from hub.registry import DeviceRegistry
 from hub.store.base import EventStore
 
@@ -157,7 +157,8 @@ class RetentionJob:
 
     def _templates(self, report: RetentionReport) -> None:
         from hub.enrolment import Template, bump_gallery_version  # the template model lives with enrolment
-
+        # A master database made before any enrolment (and not migrated) has no template table yet.
+        Base.metadata.create_all(self.master.engine, tables=[Template.__table__])
         with self.master.session() as s:
             counts = dict(s.execute(select(Template.nip, func.count()).group_by(Template.nip)).all())
             left = set(s.scalars(select(Employee.nip).where(Employee.end.is_not(None),

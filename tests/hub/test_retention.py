@@ -235,3 +235,20 @@ def test_the_daily_run_fires_and_stops(monkeypatch):
     finally:
         daily.stop()
     assert not daily._thread.is_alive()
+
+
+def test_a_backup_restored_after_retention_still_verifies(tmp_path, sqlite_store):
+    from hub.backup import backup, restore
+    from hub.config import HubSettings
+    from hub.service import open_store
+
+    job, registry, _, _, _ = job_for(tmp_path, sqlite_store)
+    City(sqlite_store, registry)
+    job.run(NOW)
+    backup(HubSettings(data_dir=tmp_path), sqlite_store, tmp_path / "backup")
+    fresh = HubSettings(data_dir=tmp_path / "restored")
+    fresh_store = open_store(fresh)
+    restore(fresh, fresh_store, tmp_path / "backup")
+    report = verify_chain(fresh_store, DeviceRegistry.in_dir(fresh.data_dir), "pi-old-01")
+    assert report.intact and report.first_seq == 4 and "retention cut at seq 3" in report.summary()
+    fresh_store.close()
