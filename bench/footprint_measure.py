@@ -216,7 +216,9 @@ def wire(work: Path, pki: Pki, broker: localservices.Service, tls: bool, events:
             outbox = Outbox(work / f"outbox-{device_id}.sqlite", min_free_mb=1, alarm_free_mb=2)
             got = threading.Event()
             galleries[role] = got
+            # A device in service already runs the current gallery: connecting must not fetch it again.
             link = DeviceLink(settings, device_id, outbox, model_id="dlib_resnet_v1",
+                              gallery_version=hub.enrolment.version(),
                               on_gallery=lambda update, got=got: got.set() or True)
             before = proxy.counts()
             link.start()
