@@ -18,6 +18,24 @@ class Influx(BaseModel):
     password: str = "hadir"
 
 
+class Retention(BaseModel):
+    """How long the hub keeps each kind of personal data; docs/privacy.md gives the reason for each period.
+
+    Periods end at midnight WIT: "730 days" deletes what is older than the start of the day 730 days ago.
+    """
+
+    # The daily run inside the hub service. With several hub processes on one data folder, leave it on in one.
+    enabled: bool = True
+    run_at: str = Field("02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="daily, WIT (HH:MM)")
+    # Attendance events: the payroll year plus the following year's audit of it. Never shorter than two
+    # months, or the month being paid could lose its evidence.
+    events_days: int = Field(730, ge=62)
+    quarantine_days: int = Field(90, ge=1)  # refused messages: long enough to investigate a device fault
+    gps_history_days: int = Field(90, ge=1)  # field fixes kept for the copied-coordinates check
+    logs_days: int = Field(730, ge=1)  # the master-data audit log (who changed what)
+    templates_after_leaving_days: int = Field(30, ge=0)  # after an employee's end date
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HADIR_HUB_", env_nested_delimiter="__", extra="forbid")
 
@@ -48,6 +66,7 @@ class HubSettings(BaseSettings):
     # or set metrics_port to serve the metrics without a credential on metrics_host (an internal address).
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    retention: Retention = Retention()
 
     @property
     def master_db(self) -> str:

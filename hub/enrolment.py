@@ -34,6 +34,17 @@ def gallery_version(master: MasterData) -> int:
         return row.version if row else 0
 
 
+def bump_gallery_version(master: MasterData) -> int:
+    """A new gallery version: devices replace theirs at the next push (enrolment, erasure, retention)."""
+    with master.session() as s:
+        row = s.get(GalleryVersion, 1)
+        if row is None:
+            row = GalleryVersion(id=1, version=0)
+            s.add(row)
+        row.version += 1
+        return row.version
+
+
 def template_key(path: Path) -> Fernet:
     """The template encryption key: a file (mode 600) beside, never inside, the database."""
     if not path.exists():
@@ -86,13 +97,7 @@ class Enrolment:
 
     # -- galleries -------------------------------------------------------------------------------------
     def bump_version(self) -> int:
-        with self.master.session() as s:
-            row = s.get(GalleryVersion, 1)
-            if row is None:
-                row = GalleryVersion(id=1, version=0)
-                s.add(row)
-            row.version += 1
-            return row.version
+        return bump_gallery_version(self.master)
 
     def version(self) -> int:
         with self.master.session() as s:

@@ -19,7 +19,19 @@ CREATE TABLE IF NOT EXISTS devices (
     registered_at TEXT NOT NULL, revoked_at TEXT,
     state TEXT, state_at TEXT, last_seen TEXT, outbox_depth INTEGER, gallery_version INTEGER,
     gps_state TEXT, inference_ms REAL);
+-- Where retention cut each device's chain: the last deleted event, so verification links across the cut.
+CREATE TABLE IF NOT EXISTS chain_anchors (
+    device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL, cut_at TEXT NOT NULL);
 """
+
+
+@dataclass(frozen=True)
+class ChainAnchor:
+    """The last event retention deleted from a device's chain: the first kept event must link to `hash`."""
+
+    seq: int
+    hash: str
+    cut_at: str
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,18 @@ class DeviceRegistry:
             self._db.execute("UPDATE devices SET last_seen = ?, outbox_depth = ?, gps_state = ?, "
                              "inference_ms = ? WHERE device_id = ?",
                              (at.isoformat(), t.outbox_depth, t.gps_state, t.inference_ms, t.device_id))
+
+    def set_chain_anchor(self, device_id: str, seq: int, digest: str, at: datetime) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO chain_anchors VALUES (?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET "
+                             "seq = excluded.seq, hash = excluded.hash, cut_at = excluded.cut_at "
+                             "WHERE excluded.seq > chain_anchors.seq", (device_id, seq, digest, at.isoformat()))
+
+    def chain_anchor(self, device_id: str) -> ChainAnchor | None:
+        with self._lock:
+            row = self._db.execute("SELECT seq, hash, cut_at FROM chain_anchors WHERE device_id = ?",
+                                   (device_id,)).fetchone()
+        return ChainAnchor(*row) if row else None
 
     def online_count(self) -> int:
         with self._lock:

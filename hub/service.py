@@ -6,6 +6,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from hadir.contract import Channel, DeviceState, topic
@@ -20,6 +21,7 @@ from hub.ingest.worker import Ingest, IngestWorker
 from hub.live import Broadcaster
 from hub.master import MasterData
 from hub.registry import DeviceRegistry
+from hub.retention import DailyRetention, RetentionJob, RetentionReport
 from hub.store.base import EventStore, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class Hub:
     on_stored: Callable[[StoredEvent], None] | None = None
     broker: EmbeddedBroker | None = None
     workers: list[IngestWorker] = field(default_factory=list)
+    retention: DailyRetention | None = None
 
     def __post_init__(self) -> None:
         d = self.settings.data_dir
@@ -71,8 +74,9 @@ class Hub:
         self.metrics = IngestMetrics()
         policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
         self.broadcaster = Broadcaster()
+        self.gps_history = GpsHistory(d / "gps.sqlite")
         self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
-                             GpsHistory(d / "gps.sqlite"), on_state=self._device_state)
+                             self.gps_history, on_state=self._device_state)
         self._master: MasterData | None = None
 
     def _stored(self, item: StoredEvent) -> None:
@@ -127,6 +131,15 @@ class Hub:
             sent += 1
         return sent
 
+    def run_retention(self, now: datetime | None = None, *, dry_run: bool = False) -> RetentionReport:
+        """Delete what is past its period (hub/retention.py); devices get new galleries if templates went."""
+        job = RetentionJob(self.settings.retention, self.store, self.registry, self.quarantine,
+                           self.gps_history, self.master)
+        report = job.run(now, dry_run=dry_run)
+        if report.templates and not dry_run:
+            self.push_galleries()
+        return report
+
     @property
     def mqtt(self) -> MqttSettings:
         if self.broker is not None:
@@ -140,6 +153,8 @@ class Hub:
         if self.settings.metrics_port is not None:
             self.metrics_server = start_metrics_listener(self.metrics, self.settings.metrics_host,
                                                          self.settings.metrics_port)
+        if self.settings.retention.enabled:
+            self.retention = DailyRetention(self.run_retention, self.settings.retention.run_at).start()
         return self
 
     def start_workers(self) -> None:
@@ -160,6 +175,9 @@ class Hub:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
             self.metrics_server = None
+        if self.retention:
+            self.retention.stop()
+            self.retention = None
         self.stop_workers()
         if self.broker:
             self.broker.stop()

@@ -139,7 +139,8 @@ def start_mosquitto(workdir: Path, port: int | None = None, extra_config: str = 
 # ---------------------------------------------------------------------------------------------- influxdb
 
 
-def start_influxdb(workdir: Path) -> Service:
+def start_influxdb(workdir: Path, data_config: str = "") -> Service:
+    """`data_config`: extra lines for the [data] section (e.g. how soon the cache is written to TSM files)."""
     import httpx  # the hub's HTTP client: only the InfluxDB launcher needs it (edge-only installs lack it)
 
     exe = binary("influxd")
@@ -156,6 +157,7 @@ bind-address = "127.0.0.1:{rpc}"
   dir = "{workdir}/data"
   wal-dir = "{workdir}/wal"
   query-log-enabled = false
+{data_config}
 [monitor]
   store-enabled = false
 [http]

@@ -35,6 +35,7 @@ from hub.tpp.policy import Policy
 
 # `hadir-hub run` passes its config file to the app factory (uvicorn imports the API, the CLI does not).
 CONFIG_ENV = "HADIR_HUB_CONFIG"
+log = logging.getLogger("hadir.hub.api")
 
 
 def system_clock() -> datetime:
