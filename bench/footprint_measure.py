@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
