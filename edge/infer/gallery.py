@@ -16,12 +16,8 @@ class GalleryError(ValueError):
 class Match:
     employee_id: str | None  # best identity (None when the gallery is empty)
     score: float  # cosine similarity of the best identity's best template
-    second_id: str | None
-    second_score: float
-
-    @property
-    def margin(self) -> float:
-        return max(0.0, self.score - self.second_score)
+    second_id: str | None  # None with fewer than two identities enrolled
+    second_score: float  # -1.0 when there is no second identity (the decision rule handles that case)
 
 
 class Gallery:
