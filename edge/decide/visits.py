@@ -13,6 +13,7 @@ identity stops a person who lingers, or is lost and re-found, from producing a s
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -63,6 +64,9 @@ class Decision:
     track_id: int
     landmarks: tuple[np.ndarray, ...] = field(repr=False, default=())  # face mesh per embedded frame
 
+
+log = logging.getLogger(__name__)
+MAX_PENDING_NOTICES = 50  # nobody draining them (no screen attached) must not grow memory
 
 # What the terminal says when a track ends without enough evidence (shown on its screen, spoken, logged).
 MESSAGES = {
@@ -236,7 +240,7 @@ class VisitDecider:
                                                            match.second_score), when))
             else:
                 # Close to someone enrolled but not enough to name them: never guess; say so at once.
-                self.notices.append(Notice(track.track_id, when, "insufficient", match.score))
+                self._notify(Notice(track.track_id, when, "insufficient", match.score))
         self.tracks = alive
         return out
 
@@ -246,7 +250,12 @@ class VisitDecider:
         if not track.embeddings and not track.refusals:
             return
         reason = max(set(track.refusals), key=track.refusals.count) if track.refusals else "insufficient"
-        self.notices.append(Notice(track.track_id, at, reason, score))
+        self._notify(Notice(track.track_id, at, reason, score))
+
+    def _notify(self, notice: Notice) -> None:
+        log.info("track %d: %s (best score %.3f)", notice.track_id, notice.message, notice.score)
+        self.notices.append(notice)
+        del self.notices[:-MAX_PENDING_NOTICES]
 
     def _unknown_cooling(self, embedding: np.ndarray, at: datetime) -> bool:
         cutoff = self.policy.cooldown_s
