@@ -246,3 +246,15 @@ def evidence_from_templates(by_person: dict[str, np.ndarray], strangers: dict[st
 def _chunks(templates: np.ndarray, size: int) -> list[np.ndarray]:
     n = max(1, math.ceil(len(templates) / size))
     return [c for c in np.array_split(templates, n) if len(c)]
+
+
+def thresholds_for_gallery(ids: list[str], templates: np.ndarray, target_fpir: float,
+                           strangers: dict[str, np.ndarray] | None = None, min_margin: float = 0.01,
+                           floor: float | None = None, min_frames: int = 2,
+                           min_agreement: float = 0.5) -> OpenSetThresholds:
+    """Open-set thresholds for an enrolled gallery (one row of `templates` per entry of `ids`), for the
+    hub or a device: leave-one-out mated probes, leave-one-person-out strangers plus `strangers`."""
+    by_person = {p: templates[[i for i, x in enumerate(ids) if x == p]] for p in dict.fromkeys(ids)}
+    mated, stranger_visits, size = evidence_from_templates(by_person, strangers, min_frames=min_frames,
+                                                           min_agreement=min_agreement)
+    return choose_thresholds(mated, stranger_visits, target_fpir, size, min_margin, floor=floor)

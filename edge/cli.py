@@ -154,26 +154,24 @@ def calibrate(
     """Open-set thresholds for a target FPIR at the gallery's size; prints the FPIR/FNIR to expect."""
     import numpy as np
 
-    from edge.calibrate import choose_thresholds, evidence_from_templates
+    from edge.calibrate import thresholds_for_gallery
     from edge.config import Recognition
     from edge.infer.embed import Embedder
 
     enrolled, _ = _embed_folder(photos, threads, "Embedding enrolment photos")
-    by_person = {p: enrolled.templates[[i for i, x in enumerate(enrolled.ids) if x == p]]
-                 for p in dict.fromkeys(enrolled.ids)}
-    if len(by_person) < 2 and strangers is None:
+    if len(set(enrolled.ids)) < 2 and strangers is None:
         console.print("[red]Need a stranger set (--strangers) or at least two enrolled people to calibrate.[/red]")
         raise typer.Exit(2)
     others: dict[str, np.ndarray] = {}
     if strangers is not None:
         others = _stranger_templates(strangers, threads)
     rec = Recognition()
-    mated, stranger_visits, size = evidence_from_templates(by_person, others, min_frames=rec.min_frames,
-                                                           min_agreement=rec.min_agreement)
     shipped = Embedder(rec.embedder).default_accept
-    result = choose_thresholds(mated, stranger_visits, fpir, size, rec.min_margin, floor=shipped)
+    result = thresholds_for_gallery(list(enrolled.ids), enrolled.templates, fpir, others, rec.min_margin,
+                                    floor=shipped, min_frames=rec.min_frames, min_agreement=rec.min_agreement)
     grows = ", ".join(f"{n} people: {v:.4f}" for n, v in result.fpir_if_gallery_grows.items())
-    console.print(f"{size} people enrolled; {len(mated)} mated probes, {len(stranger_visits)} stranger visits. "
+    console.print(f"{result.gallery_size} people enrolled; {result.mated_visits} mated probes, "
+                  f"{result.stranger_visits} stranger visits. "
                   f"accept = {result.accept}, unknown_below = {result.unknown_below}, min_margin = {rec.min_margin}.\n"
                   f"Expected at this gallery size: FPIR {result.expected_fpir:.4f} (strangers accepted), FNIR "
                   f"{result.expected_fnir:.4f} (employees not recognised from one photo; a walk-past with "
