@@ -126,22 +126,23 @@ class VisitEvidence:
 
 def visit_evidence(gallery_ids: list[str], gallery: np.ndarray, truth: str | None, frames: np.ndarray,
                    min_frames: int = 2, min_agreement: float = 0.5) -> VisitEvidence:
-    """Evidence of one visit (frames = its L2-normalised templates), combined as a track combines them.
+    """Evidence of one visit (frames = its L2-normalised templates), searched and combined as the
+    terminal does (edge.infer.gallery, edge.decide.visits).
 
     A visit with fewer frames than `min_frames` (a single enrolment photo used as a probe) counts as
     agreeing: at a terminal the same face gives many similar frames."""
-    ids = np.asarray(gallery_ids)
-    identities = sorted(set(gallery_ids))
+    from edge.infer.gallery import Gallery
+
+    if not len(gallery_ids):
+        return VisitEvidence(truth, None, -1.0, -1.0, False, np.zeros(0))
+    g = Gallery("calibration", 0, list(gallery_ids), gallery)
     combined = frames.mean(axis=0)
     combined = combined / max(float(np.linalg.norm(combined)), 1e-12)
-    per_id = np.array([float((gallery[ids == name] @ combined).max()) for name in identities])
-    if not len(per_id):
-        return VisitEvidence(truth, None, -1.0, -1.0, False, per_id)
+    per_id = g.scores(combined)
     order = np.argsort(-per_id)
-    best_id = identities[order[0]]
+    best_id = str(g.identities[order[0]])
     second = float(per_id[order[1]]) if len(order) > 1 else -1.0
-    frame_sims = frames @ gallery.T
-    votes = [identities[int(np.argmax([row[ids == name].max() for name in identities]))] for row in frame_sims]
+    votes = [str(g.identities[int(np.argmax(g.scores(f)))]) for f in frames]
     agreeing = sum(v == best_id for v in votes)
     agree = agreeing >= min(min_frames, len(votes)) and agreeing >= min_agreement * len(votes)
     return VisitEvidence(truth, best_id, float(per_id[order[0]]), second, bool(agree), per_id)

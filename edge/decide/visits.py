@@ -29,8 +29,8 @@ from edge.infer.pipeline import Face
 @dataclass(frozen=True)
 class DecisionPolicy:
     # Shipped for dlib_resnet_v1 (edge/models/manifest.json; docs/accuracy.md says how they were chosen).
-    accept: float = 0.955  # combined-track cosine at or above which an identity is accepted
-    unknown_below: float = 0.94  # below this the track is an unknown person
+    accept: float = 0.96  # combined-track cosine at or above which an identity is accepted
+    unknown_below: float = 0.945  # below this the track is an unknown person
     min_margin: float = 0.01  # lead over the next alternative (second identity, or a stranger at unknown_below)
     min_frames: int = 2  # frames that must point at the accepted identity, each on its own
     min_agreement: float = 0.5  # ... and at least this share of the track's embedded frames
