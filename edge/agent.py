@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.capture.base import Frame
 from edge.clock import ClockGuard
-from edge.decide.visits import Decision, VisitDecider
+from edge.decide.visits import Decision, Notice, VisitDecider
 from edge.gps.reader import GpsProvider
 from edge.infer.liveness import LivenessCheck
 from edge.infer.pipeline import BadImage, Face, FacePipeline
@@ -46,10 +46,13 @@ class EdgeAgent:
     def __init__(self, device_id: str, pipeline: FacePipeline, decider: VisitDecider, outbox: Outbox | None,
                  key: Ed25519PrivateKey | None, *, kind: EventKind = EventKind.WALK_PAST,
                  clock_source: ClockSource = ClockSource.NTP, gps: GpsProvider | None = None,
-                 on_event=None, clock_guard: ClockGuard | None = None, liveness: LivenessCheck | None = None):
+                 on_event=None, clock_guard: ClockGuard | None = None, liveness: LivenessCheck | None = None,
+                 on_notice: Callable[[Notice], None] | None = None):
         self.device_id, self.pipeline, self.decider, self.outbox = device_id, pipeline, decider, outbox
         self.key, self.kind, self.clock_source, self.gps = key, kind, clock_source, gps
         self.on_event = on_event
+        # What the terminal's screen says at once ("Wajah belum dikenali, ..."): logged unless a screen shows it.
+        self.on_notice = on_notice or (lambda n: log.info("track %s: %s", n.track_id, n.message))
         self.liveness = liveness
         self.clock_guard = clock_guard or ClockGuard(clock_source, synchronised=lambda: None,
                                                      last_event_at=outbox.last_captured_at() if outbox else None)
@@ -76,6 +79,8 @@ class EdgeAgent:
             log.warning("frame %d skipped: %s", frame.index, exc)
             faces = []
         decisions = self.decider.update(faces, frame.at)
+        for notice in self.decider.take_notices():
+            self.on_notice(notice)
         self.stats.frames += 1
         self.stats.infer_ms_total += (time.perf_counter() - started) * 1000
         return decisions
@@ -88,6 +93,8 @@ class EdgeAgent:
             yield from self.decide(frame)
         if last_at is not None:
             yield from self.decider.flush(last_at)
+            for notice in self.decider.take_notices():
+                self.on_notice(notice)
 
     def process(self, frame: Frame) -> list[AttendanceEvent]:
         """Decide on one frame and record each decision as a signed event in the outbox."""

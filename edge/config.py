@@ -13,15 +13,21 @@ from hadir.mqtt import MqttSettings
 
 
 class Recognition(BaseModel):
-    detector: Literal["short", "full", "both"] = "short"
+    # auto: BlazeFace short range over the frame and tiles, faces from min_face_px at any resolution
+    # (docs/accuracy.md gives the minimum face size per resolution); short/full: one whole-frame pass.
+    detector: Literal["auto", "short", "full", "both"] = "auto"
+    min_face_px: float = Field(40.0, ge=16, le=400)
+    tiles_per_frame: int = Field(8, ge=1, le=200)  # video: tiles searched per frame, in turn
     threads: int = Field(2, ge=1, le=16)
     # One of the manifest's embedders (edge/models/manifest.json; docs/accuracy.md compares them).
     embedder: str = "dlib_resnet_v1"
-    # Written by `hadir-edge calibrate` from enrolment data; unset = the embedder's default (docs/accuracy.md).
+    # Written by `hadir-edge calibrate` (target share of strangers accepted at the gallery's size);
+    # unset = the embedder's shipped default (edge/models/manifest.json, docs/accuracy.md).
     accept: float | None = None
     unknown_below: float | None = None
-    min_margin: float = 0.01
-    min_frames: int = 3
+    min_margin: float = 0.01  # lead over the second identity, or over a stranger at unknown_below
+    min_frames: int = Field(2, ge=1, le=60)  # frames that must each point at the accepted person
+    min_agreement: float = Field(0.5, ge=0.0, le=1.0)  # ... and this share of the track's frames
     cooldown_s: float = 120.0
     # Passive liveness for walk-past terminals (face-mesh planarity, ~1.5 ms a frame); "none" turns it off
     # and events then say liveness method "none".

@@ -13,7 +13,7 @@ from edge.agent import EdgeAgent
 from edge.capture.factory import open_source
 from edge.clock import ClockGuard
 from edge.config import EdgeSettings, Recognition
-from edge.decide.visits import DecisionPolicy, VisitDecider
+from edge.decide.visits import VisitDecider, policy_for
 from edge.gallery_sync import apply_update
 from edge.gps.reader import FixedSite, GpsdReader, GpsProvider
 from edge.infer.gallery import Gallery
@@ -57,15 +57,11 @@ def recognition(rec: Recognition, gallery: Gallery | None) -> tuple[FacePipeline
     Thresholds left unset in the config come from the embedder's manifest entry.
     """
     live = rec.liveness == "planarity"
-    pipeline = FacePipeline(detector=rec.detector, threads=rec.threads, mesh=live, embedder=rec.embedder)
+    pipeline = FacePipeline(detector=rec.detector, threads=rec.threads, mesh=live, embedder=rec.embedder,
+                            min_face_px=rec.min_face_px, tiles_per_frame=rec.tiles_per_frame)
     if gallery is None:
         gallery = Gallery(pipeline.model_id, 0, [], np.zeros((0, pipeline.embedder.dim), np.float32))
-    emb = pipeline.embedder
-    policy = DecisionPolicy(accept=emb.default_accept if rec.accept is None else rec.accept,
-                            unknown_below=emb.default_unknown_below if rec.unknown_below is None else rec.unknown_below,
-                            min_margin=rec.min_margin,
-                            min_frames=rec.min_frames, cooldown_s=rec.cooldown_s,
-                            liveness_frames=rec.liveness_frames if live else 0)
+    policy = policy_for(rec, pipeline.embedder, live)
     return pipeline, VisitDecider(gallery, policy, pipeline.model_id), PlanarityCheck() if live else None
 
 

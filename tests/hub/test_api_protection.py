@@ -11,10 +11,10 @@ import re
 import httpx
 import pytest
 from api_setup import A, api_client, login
-from hadir.localservices import free_port
 
 from hub.ingest.metrics import IngestMetrics
 from hub.service import scrape_token, start_metrics_listener
+from testkit.localservices import free_port
 
 LIMIT = 1_000_000
 
