@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.capture.base import Frame
 from edge.clock import ClockGuard
+from edge.decide.liveness_gate import LivenessGate
 from edge.decide.visits import Decision, VisitDecider
 from edge.gps.reader import GpsProvider
 from edge.infer.liveness import LivenessCheck
@@ -41,11 +42,13 @@ class EdgeAgent:
     def __init__(self, device_id: str, pipeline: FacePipeline, decider: VisitDecider, outbox: Outbox,
                  key: Ed25519PrivateKey, *, kind: EventKind = EventKind.WALK_PAST,
                  clock_source: ClockSource = ClockSource.NTP, gps: GpsProvider | None = None,
-                 on_event=None, clock_guard: ClockGuard | None = None, liveness: LivenessCheck | None = None):
+                 on_event=None, clock_guard: ClockGuard | None = None, liveness: LivenessCheck | None = None,
+                 gate: LivenessGate | None = None):
         self.device_id, self.pipeline, self.decider, self.outbox = device_id, pipeline, decider, outbox
         self.key, self.kind, self.clock_source, self.gps = key, kind, clock_source, gps
         self.on_event = on_event
         self.liveness = liveness
+        self.gate = gate  # walk-past liveness over the whole track: decisions wait for their verdict
         self.clock_guard = clock_guard or ClockGuard(clock_source, synchronised=lambda: None,
                                                      last_event_at=outbox.last_captured_at())
         self.stats = FrameStats()
@@ -70,9 +73,13 @@ class EdgeAgent:
             log.warning("frame %d skipped: %s", frame.index, exc)
             faces = []
         decisions = self.decider.update(faces, frame.at)
+        ready: list[tuple[Decision, Liveness | None]] = [(d, None) for d in decisions]
+        if self.gate is not None:
+            self.gate.observe(frame.rgb, self.decider.assigned, frame.at)
+            ready = list(self.gate.collect(decisions, {t.track_id for t in self.decider.tracks}, frame.at))
         self.stats.frames += 1
         self.stats.infer_ms_total += (time.perf_counter() - started) * 1000
-        return [self.record(d) for d in decisions]
+        return [self.record(d, live) for d, live in ready]
 
     def run(self, frames: Iterable[Frame]) -> Iterator[AttendanceEvent]:
         last_at = None
@@ -80,15 +87,21 @@ class EdgeAgent:
             last_at = frame.at
             yield from self.process(frame)
         if last_at is not None:
-            for decision in self.decider.flush(last_at):
-                yield self.record(decision)
+            flushed = self.decider.flush(last_at)
+            if self.gate is None:
+                yield from (self.record(d) for d in flushed)
+            else:
+                held = self.gate.collect(flushed, set(), last_at) + self.gate.flush()
+                yield from (self.record(d, live) for d, live in held)
 
-    def record(self, decision: Decision) -> AttendanceEvent:
-        """Turn a decision into a signed, chained event in the durable outbox."""
+    def record(self, decision: Decision, live: Liveness | None = None) -> AttendanceEvent:
+        """Turn a decision into a signed, chained event in the durable outbox; `live`: its liveness verdict
+        (from the gate), else the configured per-decision check, else 'none'."""
         kind = EventKind.UNKNOWN_FACE if decision.employee_id is None else self.kind
         gps = self.gps.current() if self.gps else None
         clock = self.clock_guard.source_for(decision.decided_at)
-        live = self.liveness.assess(decision.landmarks) if self.liveness else NO_LIVENESS
+        if live is None:
+            live = self.liveness.assess(decision.landmarks) if self.liveness else NO_LIVENESS
 
         def build(seq: int, prev_hash: str) -> AttendanceEvent:
             event = AttendanceEvent(

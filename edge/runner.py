@@ -13,11 +13,13 @@ from edge.agent import EdgeAgent
 from edge.capture.factory import open_source
 from edge.clock import ClockGuard
 from edge.config import EdgeSettings
+from edge.decide.liveness_gate import LivenessGate
 from edge.decide.visits import DecisionPolicy, VisitDecider
 from edge.gallery_sync import apply_update
 from edge.gps.reader import FixedSite, GpsdReader, GpsProvider
+from edge.infer.cues import CueMeter
 from edge.infer.gallery import Gallery
-from edge.infer.liveness import PlanarityCheck
+from edge.infer.liveness import PassivePolicy, PlanarityCheck
 from edge.infer.pipeline import FacePipeline
 from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
@@ -60,6 +62,10 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
     rec = settings.recognition
     live = rec.liveness == "planarity"
     pipeline = FacePipeline(detector=rec.detector, threads=rec.threads, mesh=live, embedder=rec.embedder)
+    gate = None
+    if rec.liveness == "passive":
+        gate = LivenessGate(CueMeter(rec.threads, mesh=None), PassivePolicy(
+            min_seconds=rec.liveness_min_seconds, max_wait_s=rec.liveness_max_wait_s))
     if settings.gallery_path.is_file():
         gallery = Gallery.load(settings.gallery_path)
     else:
@@ -81,7 +87,7 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
                       kind=settings.kind, clock_source=settings.clock_source, gps=gps,
                       on_event=lambda e: link.notify(),
                       clock_guard=ClockGuard(settings.clock_source, last_event_at=outbox.last_captured_at()),
-                      liveness=PlanarityCheck() if live else None)
+                      liveness=PlanarityCheck() if live else None, gate=gate)
     link.start()
     source = open_source(settings.source)
     recorded, last_telemetry, started = 0, 0.0, time.monotonic()

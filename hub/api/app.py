@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from hub.api import errors
-from hub.api.routes import attendance, devices, stream, system
+from hub.api.routes import attendance, devices, review, stream, system
 from hub.api.routes import enrolment as enrolment_routes
 from hub.api.routes import master as master_routes
 from hub.attendance import Attendance
@@ -45,6 +45,6 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
     app.state.broadcaster = broadcaster or Broadcaster()
     app.state.enrolment, app.state.push_galleries = enrolment, push_galleries or (lambda: 0)
     errors.install(app)
-    for module in (system, master_routes, enrolment_routes, attendance, devices, stream):
+    for module in (system, master_routes, enrolment_routes, attendance, devices, review, stream):
         app.include_router(module.router)
     return app
