@@ -43,7 +43,7 @@ from edge.decide.visits import DecisionPolicy, VisitDecider  # noqa: E402
 from edge.enroll import best_face  # noqa: E402
 from edge.infer.cues import CueMeter  # noqa: E402
 from edge.infer.gallery import Gallery  # noqa: E402
-from edge.infer.liveness import PlanarityCheck, plane_residual  # noqa: E402
+from edge.infer.liveness import PlanarityCheck, judge_track, plane_residual  # noqa: E402
 from edge.infer.pipeline import FacePipeline  # noqa: E402
 from edge.outbox.store import Outbox  # noqa: E402
 from hadir.attacks import sequences  # noqa: E402
@@ -102,22 +102,53 @@ def enrol_from_video(pipeline: FacePipeline, video: Path) -> Gallery:
     return Gallery(pipeline.model_id, 1, ids, np.stack(embeddings) if embeddings else np.zeros((0, dim), np.float32))
 
 
-def run_video(video: Path, pipeline: FacePipeline, meter: RecordingMeter, workdir: Path) -> list[dict]:
+class RecordingGate(LivenessGate):
+    """The shipped gate, also keeping every track's cues for the per-window figures."""
+
+    def __init__(self, meter: CueMeter):
+        super().__init__(meter)
+        self.archive: dict[int, list] = {}
+
+    def observe(self, rgb, assigned, at):  # type: ignore[override]
+        super().observe(rgb, assigned, at)
+        for track_id, _ in assigned:
+            self.archive.setdefault(track_id, []).append(self._tracks[track_id].cues[-1])
+
+
+def windows(cues: list, seconds: float, step: float = 0.5) -> list:
+    """Verdicts over every `seconds`-long stretch of a track (a walk-past lasts 1-3 s)."""
+    out = []
+    start = cues[0].at if cues else 0.0
+    while cues and start + seconds <= cues[-1].at + 1e-6:
+        part = [c for c in cues if start <= c.at <= start + seconds]
+        out.append(judge_track(part).result)
+        start += step
+    return out
+
+
+def run_video(video: Path, pipeline: FacePipeline, meter: RecordingMeter, workdir: Path) -> tuple[list[dict], dict]:
     """Every event the terminal records for this video, as {result, scores, employee_id}."""
     gallery = enrol_from_video(pipeline, video)
     emb = pipeline.embedder
     decider = VisitDecider(gallery, DecisionPolicy(accept=emb.default_accept,
                                                    unknown_below=emb.default_unknown_below), pipeline.model_id)
     outbox = Outbox(workdir / f"{video.parent.name}-{video.stem}.db")
-    agent = EdgeAgent("bench-live-01", pipeline, decider, outbox, new_key(), gate=LivenessGate(meter))
+    gate = RecordingGate(meter)
+    agent = EdgeAgent("bench-live-01", pipeline, decider, outbox, new_key(), gate=gate)
     events = list(agent.run(OpenCvSource(str(video), start_at=T0).frames()))
     outbox.close()
-    return [{"result": e.liveness.result, "scores": e.liveness.scores, "employee_id": e.employee_id}
-            for e in events]
+    found = [{"result": e.liveness.result, "scores": e.liveness.scores, "employee_id": e.employee_id,
+              "first_s": (e.captured_at - T0).total_seconds() - (e.liveness.scores or {}).get("seconds", 0.0)}
+             for e in events]
+    spans = {f"{s:g}s": [r for cues in gate.archive.values() for r in windows(cues, s)] for s in (1.0, 2.0)}
+    return found, spans
 
 
-def real_main(root: Path) -> None:
-    pipeline = FacePipeline()
+def real_main(root: Path, detector: str) -> None:
+    pipeline = FacePipeline(detector=detector)  # type: ignore[arg-type]
+    labels_file = Path(__file__).resolve().parent / "data" / "liveness_bona_fide.json"
+    bona_fide = {k: v for k, v in json.loads(labels_file.read_text()).items() if not k.startswith("_")}
+    spans_by_kind: dict[str, dict[str, list]] = {"live": {"1s": [], "2s": []}, "attack": {"1s": [], "2s": []}}
     meter = RecordingMeter()
     per_video: dict[str, dict] = {}
     frames: dict[str, list[float]] = {"live": [], "attack": []}
@@ -125,13 +156,19 @@ def real_main(root: Path) -> None:
         for kind in ("live", "attack"):
             for video in sorted(p for p in (root / kind).iterdir() if p.suffix.lower() in VIDEO_SUFFIXES):
                 meter.textures = []
-                events = run_video(video, pipeline, meter, Path(tmp))
+                events, spans = run_video(video, pipeline, meter, Path(tmp))
                 frames[kind].extend(meter.textures)
+                for name, results in spans.items():
+                    spans_by_kind[kind][name].extend(results)
+                for e in events:  # a real person in view in an attack video (labelled) is not the attack
+                    spans_here = bona_fide.get(video.name, [])
+                    e["bona_fide"] = any(s["from_s"] <= e["first_s"] <= s["to_s"] for s in spans_here)
                 per_video[f"{kind}/{video.name}"] = {"kind": kind, "events": events}
                 results = [e["result"] for e in events]
                 print(f"  {kind:6s} {video.name:40s} tracks judged: {', '.join(results) or 'none'}")
                 for e in events:
-                    print(f"         {e['result']:12s} {json.dumps(e['scores'])}")
+                    note = "  (labelled bona fide: a real person in view)" if e["bona_fide"] else ""
+                    print(f"         {e['result']:12s} {json.dumps(e['scores'])}{note}")
     live = [v for v in per_video.values() if v["kind"] == "live"]
     attack = [v for v in per_video.values() if v["kind"] == "attack"]
 
@@ -149,11 +186,20 @@ def real_main(root: Path) -> None:
         "live_tracks_inconclusive": share(live_tracks, lambda e: e["result"] == "inconclusive"),
         "live_tracks_spoof": share(live_tracks, lambda e: e["result"] == "spoof"),
         "apcer_track": share(attack_tracks, lambda e: e["result"] == "live"),
+        "apcer_video_presented_faces": share(attack, lambda v: any(e["result"] == "live" and not e["bona_fide"]
+                                                                   for e in v["events"])),
+        "attack_tracks_bona_fide": sum(1 for e in attack_tracks if e["bona_fide"]),
         "attack_tracks_spoof": share(attack_tracks, lambda e: e["result"] == "spoof"),
         "frames_live": len(frames["live"]), "frames_attack": len(frames["attack"]),
         "bpcer_frame_texture": share(frames["live"], lambda t: t < 0.5),
         "apcer_frame_texture": share(frames["attack"], lambda t: t >= 0.5),
+        "detector": detector,
     }
+    for kind, by_len in spans_by_kind.items():
+        for name, results in by_len.items():
+            summary[f"{kind}_windows_{name}"] = len(results)
+            summary[f"{kind}_windows_{name}_live"] = share(results, lambda r: r == "live")
+            summary[f"{kind}_windows_{name}_spoof"] = share(results, lambda r: r == "spoof")
     print(f"Walk-past liveness on real footage in {root}: {len(live)} live videos, {len(attack)} attack videos")
     print(json.dumps(summary))
 
@@ -164,9 +210,11 @@ def main() -> None:
     group.add_argument("--real", type=Path, help="folder with live/ and attack/ video folders")
     group.add_argument("--dataset", type=Path, help="person folders of photos (synthetic sequences)")
     ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--detector", choices=["short", "full", "both"], default="short",
+                    help="--real: the face detector (default: the shipped one)")
     args = ap.parse_args()
     if args.real:
-        real_main(args.real)
+        real_main(args.real, args.detector)
         return
     photos = {p.name: sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
               for p in sorted(args.dataset.iterdir()) if p.is_dir()}
