@@ -145,8 +145,12 @@ def main() -> None:
     windows = []
     for name, label in blinks.items():
         frames, fps = videos[name]
+        previous_end = -1
         for first, last in label["blinks_frames"]:
-            lo, hi = max(0, first - int(0.8 * fps)), min(len(frames), last + int(0.8 * fps) + 1)
+            # From 0.8 s before (not before the previous blink ended, so that it is this blink that counts).
+            lo = max(0, first - int(0.8 * fps), previous_end + 2)
+            hi = min(len(frames), last + int(0.8 * fps) + 1)
+            previous_end = last
             windows.append((ChallengeKind.BLINK, frames[lo:hi], fps, f"{name} {first}-{last}"))
     for name, start, peak, direction in turns:
         frames, fps = videos[name]

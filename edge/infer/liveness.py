@@ -158,7 +158,7 @@ class PassivePolicy:
 
     spoof_below: float = 0.3
     live_above: float = 0.6
-    nonrigid_min: float = 0.016
+    nonrigid_min: float = 0.02
     min_frames: int = 5
     min_seconds: float = 0.4
     decide_after_s: float = 1.0  # a conclusive verdict may be given once the track is this old
