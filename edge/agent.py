@@ -52,6 +52,7 @@ class EdgeAgent:
         self.clock_guard = clock_guard or ClockGuard(clock_source, synchronised=lambda: None,
                                                      last_event_at=outbox.last_captured_at())
         self.stats = FrameStats()
+        self._last_at = None  # time of the last frame processed (for finish())
 
     def _faces(self, frame: Frame) -> list[tuple]:
         detections = self.pipeline.detect(frame.rgb)
@@ -67,6 +68,7 @@ class EdgeAgent:
 
     def process(self, frame: Frame) -> list[AttendanceEvent]:
         started = time.perf_counter()
+        self._last_at = frame.at
         try:
             faces = self._faces(frame)
         except BadImage as exc:
@@ -82,17 +84,20 @@ class EdgeAgent:
         return [self.record(d, live) for d, live in ready]
 
     def run(self, frames: Iterable[Frame]) -> Iterator[AttendanceEvent]:
-        last_at = None
         for frame in frames:
-            last_at = frame.at
             yield from self.process(frame)
-        if last_at is not None:
-            flushed = self.decider.flush(last_at)
-            if self.gate is None:
-                yield from (self.record(d) for d in flushed)
-            else:
-                held = self.gate.collect(flushed, set(), last_at) + self.gate.flush()
-                yield from (self.record(d, live) for d, live in held)
+        yield from self.finish()
+
+    def finish(self) -> list[AttendanceEvent]:
+        """End of the source (or the agent stopping): decide every open track and record every decision
+        still waiting for its liveness verdict, so that nothing seen is lost."""
+        if self._last_at is None:
+            return []
+        at, self._last_at = self._last_at, None
+        flushed = self.decider.flush(at)
+        if self.gate is None:
+            return [self.record(d) for d in flushed]
+        return [self.record(d, live) for d, live in self.gate.collect(flushed, set(), at) + self.gate.flush()]
 
     def record(self, decision: Decision, live: Liveness | None = None) -> AttendanceEvent:
         """Turn a decision into a signed, chained event in the durable outbox; `live`: its liveness verdict

@@ -107,6 +107,7 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
                 last_telemetry = now
             if stop.is_set() or (max_frames is not None and agent.stats.frames >= max_frames):
                 break
+        recorded += len(agent.finish())  # decisions still open or waiting for liveness are not dropped
     finally:
         source.close()
         link.wait_drained(5)
