@@ -138,7 +138,7 @@ def run_video(video: Path, pipeline: FacePipeline, meter: RecordingMeter, workdi
     events = list(agent.run(OpenCvSource(str(video), start_at=T0).frames()))
     outbox.close()
     found = [{"result": e.liveness.result, "scores": e.liveness.scores, "employee_id": e.employee_id,
-              "first_s": (e.captured_at - T0).total_seconds() - (e.liveness.scores or {}).get("seconds", 0.0)}
+              "at_s": (e.captured_at - T0).total_seconds()}  # the decision's time in the video
              for e in events]
     spans = {f"{s:g}s": [r for cues in gate.archive.values() for r in windows(cues, s)] for s in (1.0, 2.0)}
     return found, spans
@@ -162,7 +162,7 @@ def real_main(root: Path, detector: str) -> None:
                     spans_by_kind[kind][name].extend(results)
                 for e in events:  # a real person in view in an attack video (labelled) is not the attack
                     spans_here = bona_fide.get(video.name, [])
-                    e["bona_fide"] = any(s["from_s"] <= e["first_s"] <= s["to_s"] for s in spans_here)
+                    e["bona_fide"] = any(s["from_s"] <= e["at_s"] <= s["to_s"] for s in spans_here)
                 per_video[f"{kind}/{video.name}"] = {"kind": kind, "events": events}
                 results = [e["result"] for e in events]
                 print(f"  {kind:6s} {video.name:40s} tracks judged: {', '.join(results) or 'none'}")
