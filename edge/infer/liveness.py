@@ -1,14 +1,16 @@
 """Liveness behind one small interface.
 
-- `PlanarityCheck` (passive, walk-past terminals): across a track, the landmarks of a flat photo (printed
-  or on a screen) move as a plane, so one homography maps the first frame's landmarks onto any later
-  frame's almost exactly; a real head turning or nodding shows parallax (nose and ears move against the
-  eyes), which a homography cannot explain. Score = how much the landmarks deviate from the best plane.
-- `BlinkCheck` (active, field devices): the user is asked to blink; the face mesh's eye aspect ratio must
-  drop and recover within the window.
+- `judge_track` with `PassivePolicy` (walk-past terminals, the default): over a whole track, texture
+  (MiniFASNet, edge/infer/texture.py), non-rigid face motion and blinks (edge/infer/cues.py) give one of
+  three results, live / spoof / inconclusive, with the measured scores. edge/decide/liveness_gate.py
+  holds each decision until its track's verdict is in.
+- `PlanarityCheck` (the older passive check, `recognition.liveness = "planarity"`): across the frames a
+  decision carries, the landmarks of a flat photo move as a plane (one homography maps them); a real head
+  shows parallax. On real footage it called most real faces flat over 6 frames (docs/accuracy.md).
+- `BlinkCheck` (mesh eye aspect ratio): kept for reference; the mesh's lids barely move in real blinks.
+  The field device's challenges (blink from the iris model's eyelids, head turns) are edge/infer/active.py.
 
-Both are measured as APCER / BPCER (ISO/IEC 30107-3) on generated sequences: see docs/accuracy.md.
-Neither is proof against a replayed video of a live face on a screen; say so where it matters.
+Measured as APCER / BPCER (ISO/IEC 30107-3) on real footage and generated attacks: docs/accuracy.md.
 """
 
 from __future__ import annotations
