@@ -104,14 +104,17 @@ def recognize(
     except (GalleryError, FileNotFoundError, OSError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    pipeline, decider, liveness = recognition(settings.recognition, g)
-    agent = EdgeAgent(settings.device_id, pipeline, decider, None, None, liveness=liveness,
+    pipeline, decider, liveness, gate = recognition(settings.recognition, g)
+    agent = EdgeAgent(settings.device_id, pipeline, decider, None, None, liveness=liveness, gate=gate,
                       on_notice=lambda n: console.print(f"{n.at.isoformat()} track {n.track_id}: {n.message}"))
     try:
-        for d in agent.decisions(src.frames()):
+        for d, live in agent.decisions(src.frames()):
+            if live is None and liveness is not None:
+                live = liveness.assess(d.landmarks)
             print(json.dumps({"employee_id": d.employee_id, "score": round(d.score, 4),
                               "margin": round(d.margin, 4), "frames": d.frames, "quality": round(d.quality, 3),
-                              "first_seen": d.first_seen.isoformat(), "decided_at": d.decided_at.isoformat()}),
+                              "first_seen": d.first_seen.isoformat(), "decided_at": d.decided_at.isoformat(),
+                              "liveness": live.model_dump(mode="json") if live else None}),
                   flush=True)
     finally:
         src.close()

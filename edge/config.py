@@ -29,10 +29,14 @@ class Recognition(BaseModel):
     min_frames: int = Field(2, ge=1, le=60)  # frames that must each point at the accepted person
     min_agreement: float = Field(0.5, ge=0.0, le=1.0)  # ... and this share of the track's frames
     cooldown_s: float = 120.0
-    # Passive liveness for walk-past terminals (face-mesh planarity, ~1.5 ms a frame); "none" turns it off
-    # and events then say liveness method "none".
-    liveness: Literal["planarity", "none"] = "planarity"
-    liveness_frames: int = Field(6, ge=0, le=60)
+    # Walk-past liveness. "passive" (default): judged over the whole track from texture (MiniFASNet), face
+    # motion and blinks, result live / spoof / inconclusive in every event (about 9 ms per face per frame;
+    # docs/accuracy.md). "planarity": the older check over the decision's frames. "none": events say
+    # liveness method "none".
+    liveness: Literal["passive", "planarity", "none"] = "passive"
+    liveness_frames: int = Field(6, ge=0, le=60)  # planarity only: frames a decision waits for
+    liveness_min_seconds: float = Field(0.4, ge=0, le=10)  # passive: shorter tracks are inconclusive
+    liveness_max_wait_s: float = Field(3.0, ge=0.5, le=30)  # passive: longest a decision waits for a verdict
 
     @field_validator("embedder")
     @classmethod

@@ -13,11 +13,13 @@ from edge.agent import EdgeAgent
 from edge.capture.factory import open_source
 from edge.clock import ClockGuard
 from edge.config import EdgeSettings, Recognition
+from edge.decide.liveness_gate import LivenessGate
 from edge.decide.visits import VisitDecider, policy_for
 from edge.gallery_sync import apply_update
 from edge.gps.reader import FixedSite, GpsdReader, GpsProvider
+from edge.infer.cues import CueMeter
 from edge.infer.gallery import Gallery
-from edge.infer.liveness import LivenessCheck, PlanarityCheck
+from edge.infer.liveness import LivenessCheck, PassivePolicy, PlanarityCheck
 from edge.infer.pipeline import FacePipeline
 from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
@@ -50,8 +52,10 @@ def cpu_temperature() -> float | None:
         return None
 
 
-def recognition(rec: Recognition, gallery: Gallery | None) -> tuple[FacePipeline, VisitDecider, LivenessCheck | None]:
-    """The configured pipeline (detector, embedder, threads), visit decider and liveness check.
+def recognition(rec: Recognition, gallery: Gallery | None
+                ) -> tuple[FacePipeline, VisitDecider, LivenessCheck | None, LivenessGate | None]:
+    """The configured pipeline (detector, embedder, threads), visit decider, per-decision liveness check
+    ("planarity") and whole-track liveness gate ("passive": decisions wait for the track's verdict).
 
     `gallery` None gives an empty gallery of the configured embedder (every face is then 'unknown').
     Thresholds left unset in the config come from the embedder's manifest entry.
@@ -62,7 +66,11 @@ def recognition(rec: Recognition, gallery: Gallery | None) -> tuple[FacePipeline
     if gallery is None:
         gallery = Gallery(pipeline.model_id, 0, [], np.zeros((0, pipeline.embedder.dim), np.float32))
     policy = policy_for(rec, pipeline.embedder, live)
-    return pipeline, VisitDecider(gallery, policy, pipeline.model_id), PlanarityCheck() if live else None
+    gate = None
+    if rec.liveness == "passive":
+        gate = LivenessGate(CueMeter(rec.threads, mesh=None), PassivePolicy(
+            min_seconds=rec.liveness_min_seconds, max_wait_s=rec.liveness_max_wait_s))
+    return pipeline, VisitDecider(gallery, policy, pipeline.model_id), PlanarityCheck() if live else None, gate
 
 
 def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_frames: int | None = None) -> int:
@@ -77,7 +85,7 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
     else:
         log.warning("no gallery at %s yet: every face is 'unknown' until the hub pushes one", settings.gallery_path)
         gallery = None
-    pipeline, decider, liveness = recognition(settings.recognition, gallery)
+    pipeline, decider, liveness, gate = recognition(settings.recognition, gallery)
     outbox = Outbox(settings.outbox_path)
     link = DeviceLink(settings.mqtt, settings.device_id, outbox, model_id=decider.gallery.model_id,
                       gallery_version=decider.gallery.version,
@@ -87,7 +95,7 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
                       kind=settings.kind, clock_source=settings.clock_source, gps=gps,
                       on_event=lambda e: link.notify(),
                       clock_guard=ClockGuard(settings.clock_source, last_event_at=outbox.last_captured_at()),
-                      liveness=liveness)
+                      liveness=liveness, gate=gate)
     link.start()
     source = open_source(settings.source)
     recorded, last_telemetry, started = 0, 0.0, time.monotonic()
@@ -107,6 +115,7 @@ def run_device(settings: EdgeSettings, stop: threading.Event | None = None, max_
                 last_telemetry = now
             if stop.is_set() or (max_frames is not None and agent.stats.frames >= max_frames):
                 break
+        recorded += len(agent.finish())  # decisions still open or waiting for liveness are not dropped
     finally:
         source.close()
         link.wait_drained(5)

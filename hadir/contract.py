@@ -13,7 +13,16 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 CONTRACT_VERSION = 1
 TOPIC_ROOT = "absensi/v1"
@@ -103,10 +112,55 @@ class GpsFix(_Strict):
     _tz = field_validator("gps_time")(lambda v: None if v is None else _utc(v))
 
 
+LivenessResult = Literal["live", "spoof", "inconclusive"]
+_SCORE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
 class Liveness(_Strict):
+    """What the device's liveness check concluded and what it measured.
+
+    `result` and `scores` were added after version 1 shipped: they are optional and left out of the
+    canonical body when absent, so events signed by older devices still verify. A device that sends them
+    needs a hub that knows them (upgrade the hub first)."""
+
     method: str = Field(min_length=1, max_length=40)
     passed: bool
     score: float = Field(ge=0, le=1)
+    result: LivenessResult | None = Field(default=None, description="live / spoof / inconclusive; "
+                                          "absent on older devices (then `passed` says it)")
+    scores: dict[str, float] | None = Field(default=None, max_length=16,
+                                            description="the measured cues behind the result, by name")
+
+    @field_validator("scores")
+    @classmethod
+    def _score_names(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        for name, value in (v or {}).items():
+            if not _SCORE_NAME_RE.match(name):
+                raise ValueError(f"score name {name!r} must match {_SCORE_NAME_RE.pattern}")
+            if value != value or abs(value) > 1e6:  # NaN or absurd
+                raise ValueError(f"score {name!r} = {value!r} is not a finite measurement")
+        return v
+
+    @model_validator(mode="after")
+    def _passed_means_live(self) -> Liveness:
+        if self.result is not None and self.passed != (self.result == "live"):
+            raise ValueError(f"passed must be true exactly when result is 'live' (result {self.result!r})")
+        return self
+
+    @property
+    def outcome(self) -> LivenessResult | None:
+        """The three-way result; for older events derived from `passed` (None when not evaluated)."""
+        if self.method == "none":
+            return None
+        return self.result or ("live" if self.passed else "spoof")
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name in ("result", "scores"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
 class AttendanceEvent(_Strict):

@@ -119,6 +119,7 @@ class VisitDecider:
         self._next_id = 1
         self._recent: dict[str, datetime] = {}  # identity -> last decision time (cooldown)
         self._recent_unknown: list[tuple[np.ndarray, datetime]] = []
+        self.assigned: list[tuple[int, Detection]] = []  # last update: track id of each face (liveness gate)
 
     def needs_embedding(self, detection: Detection) -> bool:
         """Whether a face in this frame is worth embedding: only for tracks still undecided."""
@@ -132,6 +133,7 @@ class VisitDecider:
     def update(self, faces: list[tuple[Detection, Face | None]], at: datetime) -> list[Decision]:
         decisions: list[Decision] = []
         seen: set[int] = set()
+        self.assigned = []
         for detection, face in faces:
             track = self._associate(detection, remove=False, exclude=seen)
             if track is None:
@@ -139,6 +141,7 @@ class VisitDecider:
                 self._next_id += 1
                 self.tracks.append(track)
             seen.add(track.track_id)
+            self.assigned.append((track.track_id, detection))
             track.last, track.last_seen = detection, at
             if face is not None and face.embedding is None and not track.decided:
                 track.refusals.extend(face.quality.refusals)

@@ -18,7 +18,7 @@ from hub.api.errors import ApiError
 from hub.api.guard import RequestGuard
 from hub.api.openapi import document_errors
 from hub.api.pages import install_docs
-from hub.api.routes import attendance, calendar, corrections, devices, stream, system, users
+from hub.api.routes import attendance, calendar, corrections, devices, review, stream, system, users
 from hub.api.routes import enrolment as enrolment_routes
 from hub.api.routes import master as master_routes
 from hub.api.throttle import LoginThrottle
@@ -78,7 +78,7 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
     app.state.stream_recheck_s = 5.0  # how soon a live stream notices that its token ended
     errors.install(app)
     for module in (system, users, master_routes, corrections, enrolment_routes, attendance, calendar, devices,
-                   stream):
+                   review, stream):
         app.include_router(document_errors(module.router))
     install_docs(app)
 

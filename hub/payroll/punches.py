@@ -25,6 +25,12 @@ DISQUALIFYING_FLAGS = {
     "gps_duplicate_coordinates": "koordinat GPS identik dengan laporan lain",
 }
 
+# A liveness check that did not pass never counts, but the two outcomes say different things to a reviewer.
+LIVENESS_REASONS = {
+    "spoof": "liveness gagal (indikasi foto atau layar)",
+    "inconclusive": "liveness belum meyakinkan, perlu ditinjau",
+}
+
 
 def _outside(ev, places: list[Place] | None, tz: ZoneInfo) -> str | None:
     """Why the event's place does not count, or None. No places configured: no geofence check."""
@@ -50,7 +56,7 @@ def punches_by_employee(events: Iterable[StoredEvent], places: dict[str, list[Pl
             continue
         reason = None
         if ev.liveness.method != "none" and not ev.liveness.passed:
-            reason = "liveness gagal"
+            reason = LIVENESS_REASONS.get(ev.liveness.outcome or "spoof", LIVENESS_REASONS["spoof"])
         for flag in item.flags:
             if flag in DISQUALIFYING_FLAGS:
                 reason = DISQUALIFYING_FLAGS[flag]

@@ -40,6 +40,7 @@ def line(item: StoredEvent) -> str:
         "key": _str_field(ev.key), "seq": f"{ev.seq}i", "score": repr(float(ev.score)),
         "employee_id": _str_field(ev.employee_id or ""), "hash": _str_field(item.hash),
         "liveness_passed": "true" if ev.liveness.passed else "false",
+        "liveness_result": _str_field(ev.liveness.outcome or "none"),
         "received_at": _str_field(item.received_at.isoformat()), "flags": _str_field(",".join(item.flags)),
         "doc": _str_field(json.dumps(ev.model_dump(mode="json"), separators=(",", ":"))),
     }

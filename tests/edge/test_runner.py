@@ -30,7 +30,9 @@ def test_device_runs_from_its_config_and_the_hub_stores_its_decisions(tmp_path, 
         assert run_device(settings) == 1
         stored = hub.store.device_events("pi-run-01")
         assert [s.event.employee_id for s in stored] == ["person08"]
-        assert stored[0].event.liveness.method == "planarity" and stored[0].event.gps.fixed_site
+        live = stored[0].event.liveness
+        assert live.method == "passive" and live.result in ("live", "spoof", "inconclusive") and live.scores
+        assert stored[0].event.gps.fixed_site
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and hub.registry.all()[0].state != "stopped":
             time.sleep(0.05)
