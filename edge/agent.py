@@ -105,14 +105,20 @@ class EdgeAgent:
         for decision in self.decisions(frames):
             yield self.record(decision)
 
-    def record(self, decision: Decision) -> AttendanceEvent:
-        """Turn a decision into a signed, chained event in the durable outbox (RuntimeError without one)."""
+    def record(self, decision: Decision, liveness: Liveness | None = None) -> AttendanceEvent:
+        """Turn a decision into a signed, chained event in the durable outbox (RuntimeError without one).
+
+        `liveness`: an outcome already known (a field check-in's active challenge) instead of the
+        configured passive check."""
         if self.outbox is None or self.key is None:
             raise RuntimeError("this agent only decides: it has no outbox or signing key to record events")
         kind = EventKind.UNKNOWN_FACE if decision.employee_id is None else self.kind
         gps = self.gps.current() if self.gps else None
-        clock = self.clock_guard.source_for(decision.decided_at)
-        live = self.liveness.assess(decision.landmarks) if self.liveness else NO_LIVENESS
+        clock = self.clock_guard.source_for(decision.decided_at, gps)
+        if liveness is not None:
+            live = liveness
+        else:
+            live = self.liveness.assess(decision.landmarks) if self.liveness else NO_LIVENESS
 
         def build(seq: int, prev_hash: str) -> AttendanceEvent:
             event = AttendanceEvent(
