@@ -3,7 +3,7 @@ stateful), as an OPD user and as an admin: no 5xx, no invalid input accepted, on
 codes, responses that match the schema.
 
 Bounded for CI: HADIR_FUZZ_EXAMPLES examples per operation (default 5). The full run reported in
-docs/api.md: `HADIR_FUZZ_EXAMPLES=100 .venv/bin/python -m pytest -q tests/test_api_fuzz.py`.
+docs/api.md: `HADIR_FUZZ_EXAMPLES=100 .venv/bin/python -m pytest -q -s --timeout 3600 tests/test_api_fuzz.py`.
 """
 
 from __future__ import annotations

@@ -153,3 +153,18 @@ def test_zip_enrolment_attaches_each_face_to_its_own_nip(tmp_path, faces, pipeli
     for nip, vector in zip(gallery.ids, gallery.templates, strict=True):
         assert np.allclose(vector, expected[nip], atol=1e-5)
     assert sorted(gallery.ids) == [A, B]
+
+
+def test_heic_without_pillow_heif_is_refused_by_name(monkeypatch, faces):
+    import hub.photos
+
+    buf = io.BytesIO()
+    Image.open(faces / "person01" / "img1.jpg").save(buf, format="HEIF")
+
+    def cannot_identify(*_a, **_k):
+        raise hub.photos.UnidentifiedImageError("no HEIF plugin")
+
+    monkeypatch.setattr(hub.photos, "HEIC", False)
+    monkeypatch.setattr(hub.photos.Image, "open", cannot_identify)
+    with pytest.raises(PhotoRefused, match="HEIC photo: this hub cannot read HEIC"):
+        decode_photo(buf.getvalue())

@@ -46,7 +46,7 @@ async def checkins(request: Request, opd: str | None = None, p: Principal = Depe
                     data = None
                 if time.monotonic() - last_check >= recheck_s:  # at most one user lookup per interval
                     if await run_in_threadpool(still_valid, master, p) is None:
-                        yield b"event: end\ndata: {\"alasan\": \"token berakhir\"}\n\n"
+                        yield b"event: end\n\n"  # no data: the dashboard shows nothing, then logs in again
                         return
                     last_check = time.monotonic()
                 if data is not None:
