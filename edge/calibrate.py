@@ -90,17 +90,19 @@ class OpenSet:
 
 
 def open_set(gallery_ids: list[str], gallery: np.ndarray, probe_ids: list[str], probes: np.ndarray) -> OpenSet:
-    """Search every probe in the gallery; probes whose id is not in the gallery are non-mated."""
-    ids = np.asarray(gallery_ids)
+    """Search every probe in the gallery as the terminal does (each identity's mean template); probes whose
+    id is not in the gallery are non-mated."""
+    from edge.infer.gallery import Gallery
+
     enrolled = set(gallery_ids)
-    identities = sorted(enrolled)
-    sims = probes @ gallery.T
-    per_id = np.stack([sims[:, ids == name].max(axis=1) for name in identities], axis=1) if identities else \
-        np.zeros((len(probes), 0))
-    best_idx = per_id.argmax(axis=1) if identities else np.zeros(len(probes), int)
-    best = per_id.max(axis=1) if identities else np.full(len(probes), -1.0)
     mated = np.array([p in enrolled for p in probe_ids], dtype=bool)
-    correct = np.array([identities[b] == p if identities else False for b, p in zip(best_idx, probe_ids, strict=True)])
+    if not enrolled:
+        return OpenSet(np.zeros(0), np.zeros(0, bool), np.full(int((~mated).sum()), -1.0))
+    g = Gallery("calibration", 0, list(gallery_ids), gallery)
+    per_id = np.stack([g.scores(p) for p in probes]) if len(probes) else np.zeros((0, len(g.identities)))
+    best_idx = per_id.argmax(axis=1) if len(probes) else np.zeros(0, int)
+    best = per_id.max(axis=1) if len(probes) else np.zeros(0)
+    correct = np.array([str(g.identities[b]) == p for b, p in zip(best_idx, probe_ids, strict=True)], dtype=bool)
     return OpenSet(best[mated], correct[mated], best[~mated])
 
 
