@@ -26,6 +26,7 @@ from hadir.contract import Liveness
 class _TrackCues:
     first: datetime
     cues: list[FrameCue] = field(default_factory=list)
+    judged_at: float = -1.0  # track age (s) of the last interim verdict
 
     def add(self, cue: FrameCue, limit: int) -> None:
         self.cues.append(cue)
@@ -61,12 +62,16 @@ class LivenessGate:
             tid = decision.track_id
             track = self._tracks.get(tid)
             age = (at - track.first).total_seconds() if track else 0.0
-            verdict = self.verdict(tid)
-            if (tid not in open_tracks or age >= self.policy.max_wait_s
-                    or (age >= self.policy.decide_after_s and verdict.result != "inconclusive")):
-                ready.append((decision, verdict))
-            else:
-                waiting.append(decision)
+            if tid not in open_tracks or age >= self.policy.max_wait_s:
+                ready.append((decision, self.verdict(tid)))
+                continue
+            if age >= self.policy.decide_after_s and track is not None and age - track.judged_at >= 0.2:
+                track.judged_at = age  # judging costs a few ms: a few times a second is enough
+                verdict = self.verdict(tid)
+                if verdict.result != "inconclusive":
+                    ready.append((decision, verdict))
+                    continue
+            waiting.append(decision)
         self._held = waiting
         held_ids = {d.track_id for d in waiting}
         self._tracks = {tid: t for tid, t in self._tracks.items() if tid in open_tracks or tid in held_ids}

@@ -65,9 +65,11 @@ class ChallengePolicy:
 class ActiveChallenge:
     """Feed it frames (or cues); it says pending, passed, failed or timeout."""
 
-    def __init__(self, kind: ChallengeKind, policy: ChallengePolicy | None = None, meter: CueMeter | None = None):
+    def __init__(self, kind: ChallengeKind, policy: ChallengePolicy | None = None, meter: CueMeter | None = None,
+                 detector=None):
+        """`meter` and `detector` (a FaceDetector) are shared between challenges; made on first use."""
         self.kind, self.policy = ChallengeKind(kind), policy or ChallengePolicy()
-        self._meter, self._detector = meter, None
+        self._meter, self._detector = meter, detector
         self.cues: list[FrameCue | None] = []
         self.started: float | None = None
         self.state = ChallengeState.PENDING

@@ -137,14 +137,16 @@ def blinks(cues: Sequence[FrameCue | None], rule: BlinkRule = BlinkRule()) -> li
     moved = np.zeros(n, dtype=bool)
     moved[1:] = np.linalg.norm(centre[1:] - centre[:-1], axis=1) / eye[1:] > rule.move_tol
     valid = ~np.isnan(opening[:, 0]) & ~moved
-    frames = [i for i in range(n) if valid[i]]
+    frames = np.flatnonzero(valid)
+    times = at[frames]  # increasing: windows are found by bisection, not by scanning every frame
     found: list[Blink] = []
     t = 0
     while t < n:
         if not valid[t]:
             t += 1
             continue
-        past = [k for k in frames if at[t] - rule.baseline_s <= at[k] < at[t] and k < t]
+        lo, here = np.searchsorted(times, at[t] - rule.baseline_s), np.searchsorted(frames, t)
+        past = [int(k) for k in frames[lo:here]]
         if len(past) < 3:
             t += 1
             continue
@@ -154,10 +156,11 @@ def blinks(cues: Sequence[FrameCue | None], rule: BlinkRule = BlinkRule()) -> li
             continue
         before = [k for k in past if at[t] - at[k] <= rule.max_s and np.mean(opening[k] / base) >= rule.reopen]
         target = opening[t] + rule.recover * (base - opening[t])
-        after = [k for k in frames if k > t and at[k] - at[t] <= rule.max_s and np.all(opening[k] >= target)]
+        hi = np.searchsorted(times, at[t] + rule.max_s, side="right")
+        after = [int(k) for k in frames[here + 1:hi] if np.all(opening[k] >= target)]
         if before and after:
             start, end = before[-1], after[0]
-            span = [k for k in frames if start <= k <= end]
+            span = [int(k) for k in frames if start <= k <= end]
             if np.max(np.abs(pitch[span] - pitch[start])) / pitch[start] <= rule.pitch_tol:
                 found.append(Blink(start, t, end, float((opening[t] / base).max())))
                 t = end + 1
