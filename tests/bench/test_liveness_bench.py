@@ -10,9 +10,9 @@ from pathlib import Path
 
 import cv2
 
-from hadir.walkpast import Scene, Visit, render
+from testkit.walkpast import Scene, Visit, render
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_real_liveness_bench_on_a_folder_of_that_shape(tmp_path, faces, pipeline):
