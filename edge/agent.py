@@ -134,7 +134,7 @@ class EdgeAgent:
             raise RuntimeError("this agent only decides: it has no outbox or signing key to record events")
         kind = EventKind.UNKNOWN_FACE if decision.employee_id is None else self.kind
         gps = self.gps.current() if self.gps else None
-        clock = self.clock_guard.source_for(decision.decided_at)
+        clock = self.clock_guard.source_for(decision.decided_at, gps)
         if live is None:
             live = self.liveness.assess(decision.landmarks) if self.liveness else NO_LIVENESS
 

@@ -120,23 +120,42 @@ def recognize(
         src.close()
 
 
-@app.command()
-def run(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
-    """Run the device agent: camera -> recognition -> signed events -> outbox -> hub, until stopped."""
+def _run_mode(settings, field: bool) -> None:  # noqa: ANN001 - EdgeSettings
     import threading
 
     from edge.runner import SetupError, install_signal_handlers, run_device
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(config)
     stop = threading.Event()
     install_signal_handlers(stop)
     try:
-        n = run_device(settings, stop)
-    except (SetupError, ConnectionError, OSError) as exc:
+        if field:
+            from edge.field.app import run_field
+
+            n = run_field(settings, stop, on_ready=lambda server: console.print(
+                f"Field page on http://127.0.0.1:{server.port} (open it in the device's browser). Ctrl-C to stop."))
+        else:
+            n = run_device(settings, stop)
+    except (SetupError, OSError) as exc:
         console.print(f"[red]Cannot run:[/red] {exc}")
         raise typer.Exit(1) from None
     console.print(f"Stopped cleanly after recording {n} events.")
+
+
+@app.command()
+def run(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
+    """Run the device agent (walk-past terminal, or field mode when the config says mode = "field"):
+    camera -> recognition -> signed events -> outbox -> hub, until stopped. Starts without the broker."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(config)
+    _run_mode(settings, settings.mode == "field")
+
+
+@app.command()
+def field(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
+    """Run a field device: check-ins from a touch page on http://127.0.0.1:<field.port> (shown by Chromium
+    in kiosk mode), with GPS, assignments from the hub and a random active challenge."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _run_mode(_settings(config), True)
 
 
 @app.command()

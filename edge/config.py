@@ -54,24 +54,50 @@ class Gps(BaseModel):
     gpsd_port: int = 2947
 
 
+class FieldMode(BaseModel):
+    """Field check-in mode (`hadir-edge field`): a touch page on the device for staff on duty."""
+
+    port: int = Field(8765, ge=1024, le=65535)  # the page is served on 127.0.0.1 only
+    # Drawn at random for each check-in. The mesh blink check misses most real blinks (issue #11), so it
+    # is left out by default; add "blink" once a better check is plugged in (edge/field/challenge.py).
+    challenges: list[Literal["turn_left", "turn_right", "blink"]] = Field(
+        default_factory=lambda: ["turn_left", "turn_right"], min_length=1)
+    challenge_timeout_s: float = Field(10.0, gt=0, le=60)
+    face_timeout_s: float = Field(20.0, gt=0, le=120)  # no decision within this: the check-in ends
+    result_shown_s: float = Field(60.0, gt=0)  # how long a result stays on screen
+
+
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HADIR_EDGE_", env_nested_delimiter="__", extra="forbid")
 
     device_id: str = Field("edge-dev-01", pattern=DEVICE_ID_PATTERN)
     kind: EventKind = EventKind.WALK_PAST
+    # walk_past: a mounted terminal records everyone passing; field: a hand-held device records a check-in
+    # when its user asks on the touch page (the same as `hadir-edge field`).
+    mode: Literal["walk_past", "field"] = "walk_past"
     source: str = "usb:0"
     data_dir: Path = Path("/var/lib/hadir-edge")
     key_file: Path | None = None  # default: <data_dir>/device.key
+    hub_key_file: Path | None = None  # the hub's public key (bundle's hub.pub); default: <data_dir>/hub.pub
     gallery_file: Path | None = None  # default: <data_dir>/gallery.npz
     clock_source: ClockSource = ClockSource.NTP
     mqtt: MqttSettings = MqttSettings()
     recognition: Recognition = Recognition()
     gps: Gps = Gps()
+    field: FieldMode = FieldMode()
     telemetry_every_s: float = 60.0
 
     @property
     def key_path(self) -> Path:
         return self.key_file or self.data_dir / "device.key"
+
+    @property
+    def hub_key_path(self) -> Path:
+        return self.hub_key_file or self.data_dir / "hub.pub"
+
+    @property
+    def assignments_path(self) -> Path:
+        return self.data_dir / "assignments.json"
 
     @property
     def gallery_path(self) -> Path:

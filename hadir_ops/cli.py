@@ -146,25 +146,37 @@ def device_provision(
     out: Path = typer.Option(..., help="Folder for the device bundle (copy it to /etc/hadir on the device)."),
     ca_dir: Path = CA_DIR,
     broker: str = typer.Option("127.0.0.1:8883", help="host:port of the broker's TLS listener."),
-    hub_data: Path = typer.Option(None, help="The hub's data folder: register the device's key there now."),
+    hub_data: Path = typer.Option(None, help="The hub's data folder: register the device's key there now and "
+                                             "put the hub's public key (hub.pub) into the bundle."),
+    hub_key: Path = typer.Option(None, help="The hub's public key file (hub.pub in its data folder), when "
+                                            "the hub's data folder is on another machine."),
     opd: str = typer.Option(None, help="OPD the device belongs to: it receives that OPD's gallery only."),
     all_opd: bool = typer.Option(False, "--all-opd", help="A device for every OPD (receives the whole city's "
                                                            "gallery): say so explicitly."),
     source: str = typer.Option("usb:0", help="Camera source for the device config."),
+    field: bool = typer.Option(False, "--field", help="A field device: touch page, GPS from gpsd, GPS clock."),
 ) -> None:
-    """Take a device from nothing to ready: TLS certificate, signing key, config, hub registration."""
+    """Take a device from nothing to ready: TLS certificate, signing key, hub key, config, hub registration."""
     if bool(opd) == all_opd:
         console.print("[red]Give the device's OPD with --opd CODE[/red] (it gets that OPD's faces only), or "
                       "--all-opd for a terminal every OPD's staff use (it gets the whole city's gallery).")
         raise typer.Exit(2)
     from hadir_ops.provision import CertificateAuthority, ProvisionError, provision_device
     from hub.registry import DeviceRegistry
+    from hub.service import hub_public_key_path
 
     host, _, port = broker.rpartition(":")
+    key_file = hub_key or (hub_public_key_path(hub_data) if hub_data else None)
+    if key_file is None:
+        console.print("[yellow]No --hub-data or --hub-key: the bundle has no hub.pub, so the device cannot verify "
+                      "what the hub sends (a field device then has no assignments). Copy the hub's hub.pub into "
+                      "/etc/hadir/ on the device later.[/yellow]")
     try:
+        hub_public = key_file.read_text().strip() if key_file else None
         bundle = provision_device(CertificateAuthority.open(ca_dir), device_id, out, broker_host=host or broker,
-                                  broker_port=int(port or 8883), source=source)
-    except (ProvisionError, ValueError) as exc:
+                                  broker_port=int(port or 8883), source=source, hub_public_key=hub_public,
+                                  field=field)
+    except (ProvisionError, ValueError, OSError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     console.print(f"Device bundle written to {bundle.folder}.")

@@ -52,6 +52,8 @@ class HubSettings(BaseSettings):
     instance: str = Field("1", pattern=r"^[a-z0-9-]{1,20}$")
     shared_group: str = "hadir"
     clock_tolerance_s: float = 300.0
+    # How often sites, staff and duty orders are checked for changes and sent to the devices that changed.
+    assignments_every_s: float = Field(60.0, gt=0)
     trust_replay_clock: bool = False
     policy: str = "default"
     embedder: str = "dlib_resnet_v1"  # must be the devices' embedder: templates of different models never mix

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from hadir.contract import Channel, DeviceState, topic
 from hadir.mqtt import MqttSettings
+from hadir.signing import load_or_create_key, save_public_key
+from hub.assignments import AssignmentPublisher
 from hub.broker import EmbeddedBroker
 from hub.config import HubSettings
 from hub.ingest.gps_checks import GpsHistory
@@ -25,6 +27,17 @@ from hub.retention import DailyRetention, RetentionJob, RetentionReport
 from hub.store.base import EventStore, StoredEvent
 
 log = logging.getLogger(__name__)
+
+HUB_KEY_FILE = "hub_signing.key"  # Ed25519: signs what the hub sends down (assignments)
+HUB_PUBLIC_FILE = "hub.pub"  # its public half, copied into every device bundle
+
+
+def hub_public_key_path(data_dir: Path) -> Path:
+    """Where the hub's public key is (created with the key on the hub's first start)."""
+    path = Path(data_dir) / HUB_PUBLIC_FILE
+    if not path.exists():
+        save_public_key(load_or_create_key(Path(data_dir) / HUB_KEY_FILE), path)
+    return path
 
 
 def open_store(settings: HubSettings) -> EventStore:
@@ -64,6 +77,7 @@ class Hub:
     broker: EmbeddedBroker | None = None
     workers: list[IngestWorker] = field(default_factory=list)
     retention: DailyRetention | None = None
+    assignments: AssignmentPublisher | None = None
 
     def __post_init__(self) -> None:
         d = self.settings.data_dir
@@ -78,6 +92,9 @@ class Hub:
         self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
                              self.gps_history, on_state=self._device_state)
         self._master: MasterData | None = None
+        self.hub_key = load_or_create_key(d / HUB_KEY_FILE)
+        hub_public_key_path(d)
+        self.hub_public_key = self.hub_key.public_key()
 
     def _stored(self, item: StoredEvent) -> None:
         self.broadcaster.publish(item)  # live check-ins for dashboards
@@ -164,8 +181,16 @@ class Hub:
                                   shared_group=self.settings.shared_group)
             self.workers.append(worker.start())
         self.workers[0].greet([d.device_id for d in self.registry.all() if not d.revoked])
+        client = self.workers[0].client
+        self.assignments = AssignmentPublisher(
+            self.master, self.registry, self.hub_key,
+            lambda name, payload: client.publish(name, payload, qos=1, retain=True),
+            self.settings.assignments_every_s).start()
 
     def stop_workers(self) -> None:
+        if self.assignments:
+            self.assignments.stop()
+            self.assignments = None
         for worker in self.workers:
             worker.stop()
         self.workers.clear()

@@ -29,7 +29,9 @@ def test_reader_reports_a_good_fix_with_quality_and_time(gpsd):
         assert reader.state() == "3d"
         # The same fix judged by stricter limits is refused.
         strict = GpsdReader(port=gpsd.port, limits=FixLimits(min_sats=10))
-        strict._tpv, strict._tpv_at, strict._sky = reader._raw()[0], time.monotonic(), reader._raw()[1]
+        strict._tpv, strict._sky = reader._raw()[:2]
+        strict._tpv_at = strict._sky_at = time.monotonic()
+        strict.connected.set()
         assert strict.current() is None
         # Losing the fix: the reader stops offering coordinates.
         nmea.fix = False
