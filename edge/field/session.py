@@ -131,7 +131,8 @@ class CheckinSession:
                          "Tantangan tidak berhasil.")
 
     def _record(self, frame: Frame, outcome: Outcome, why_failed: str) -> None:
-        assert self.decision is not None
+        if self.decision is None:  # only the challenge phase records, and it starts with a decision
+            raise RuntimeError("a check-in challenge ended before anyone was recognised")
         live = self.challenge.liveness()
         if outcome is not Outcome.PASSED and live.passed:  # the session, not the check, ended it
             live = live.model_copy(update={"passed": False})
