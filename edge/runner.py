@@ -106,7 +106,7 @@ class Device:
         self._last_telemetry = now
 
     def close(self) -> None:
-        self.link.wait_drained(5 if self.link.connected.is_set() else 0)
+        self.link.wait_drained(5)  # a last chance to deliver; offline, the outbox keeps them for next start
         self.link.stop(clean=True)
         if isinstance(self.gps, GpsdReader):
             self.gps.stop()
