@@ -4,12 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-edge,hub}"
-services="${HADIR_SERVICES:-}"   # "yes": also Mosquitto, InfluxDB and gpsd (for the tests)
+services="${HADIR_SERVICES:-}"   # "yes": also Mosquitto, InfluxDB, gpsd and Chromium (for the tests)
 
 need_pkgs=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv python3-pip)
 if [ "$services" = "yes" ]; then
-  for pair in mosquitto:mosquitto mosquitto_pub:mosquitto-clients influxd:influxdb influx:influxdb-client gpsd:gpsd; do
+  for pair in mosquitto:mosquitto mosquitto_pub:mosquitto-clients influxd:influxdb influx:influxdb-client gpsd:gpsd \
+              chromium:chromium chromedriver:chromium-driver; do
     bin="${pair%%:*}"; pkg="${pair##*:}"
     command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_pkgs+=("$pkg")
   done

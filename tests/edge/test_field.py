@@ -229,3 +229,54 @@ def test_a_check_in_whose_challenge_is_not_done_is_recorded_as_not_live(turning_
     assert session.result.outcome == "recorded" and session.result.challenge_passed is False
     assert event.employee_id == "person06" and not event.liveness.passed  # recorded, for review at the hub
     assert "TANPA bukti keaktifan" in session.result.message
+
+
+# ------------------------------------------------------------------------------------------- the page
+
+
+class FakeStation:
+    """Only what the page server calls; the real station needs a camera and models."""
+
+    def __init__(self):
+        self.started = 0
+
+    def status(self) -> dict:
+        return {"device_id": "pi-field-01"}
+
+    def preview_jpeg(self) -> bytes | None:
+        return None
+
+    def start_checkin(self) -> bool:
+        self.started += 1
+        return self.started == 1
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_the_page_answers_on_loopback_only_and_refuses_foreign_host_names():
+    import http.client
+
+    from edge.field.server import FieldServer
+
+    station = FakeStation()
+    server = FieldServer(station, 0).start()  # type: ignore[arg-type]
+    try:
+        def call(method: str, path: str, host: str | None = None) -> tuple[int, bytes]:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            conn.request(method, path, headers={"Host": host} if host else {})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+
+        status, body = call("GET", "/")
+        assert status == 200 and b"MULAI PRESENSI" in body and b'lang="id"' in body
+        assert call("GET", "/api/status") == (200, b'{"device_id": "pi-field-01"}')
+        assert call("GET", "/api/preview.jpg")[0] == 503  # no camera frame yet
+        assert call("POST", "/api/checkin")[0] == 200 and call("POST", "/api/checkin")[0] == 409
+        # DNS rebinding: a page elsewhere whose name resolves to 127.0.0.1 must not drive the device.
+        assert call("POST", "/api/checkin", host="evil.example:80")[0] == 403
+        assert call("GET", "/api/status", host=f"evil.example:{server.port}")[0] == 403
+        assert station.started == 2
+        assert server.httpd.server_address[0] == "127.0.0.1"
+    finally:
+        server.stop()
