@@ -1,9 +1,17 @@
 """A random active challenge for a field check-in: the person is asked to do something a photo cannot.
 
 The field UI drives any `ActiveChallenge`: it shows `prompt`, feeds one `FaceSample` per camera frame of the
-tracked face, and stops at the first outcome other than PENDING. The checks here are simple ones built on
+tracked face, and stops at the first state other than PENDING. The checks here are simple ones built on
 what the device already computes (BlazeFace keypoints, the face mesh's eye aspect ratio); better checks
-plug in by registering another factory in `CHALLENGES` under the same kind.
+plug in by registering another factory in `CHALLENGES` under the same kind. Names follow the active
+liveness work on edge/infer (`ChallengeState`, kinds `blink` / `turn_left` / `turn_right`, Liveness method
+`active-<kind>`); a check fed whole frames plugs in through a small adapter, e.g.
+
+    class FrameFed:  # wraps a check with feed(rgb, at) -> ChallengeState
+        def __init__(self, check): self.check, self.kind, self.prompt = check, check.kind.value, check.prompt
+        needs_mesh = False
+        def feed(self, sample): return self.check.feed(sample.rgb, sample.at)
+        def liveness(self): return self.check.liveness()
 
 Limits, stated plainly: the head-turn check defeats a flat photo (turning or tilting a print scales the
 nose offset and the eye distance alike, so the measured yaw does not change), but not a video of the
@@ -26,7 +34,7 @@ from edge.infer.liveness import LEFT_EYE, RIGHT_EYE, BlinkCheck, eye_aspect_rati
 from hadir.contract import Liveness
 
 
-class Outcome(str, Enum):
+class ChallengeState(str, Enum):
     PENDING = "pending"
     PASSED = "passed"
     FAILED = "failed"
@@ -38,6 +46,7 @@ class FaceSample:
     """One camera frame of the face being checked in."""
 
     at: float  # seconds (frame capture time)
+    rgb: np.ndarray = field(repr=False)  # the whole frame, for checks that measure the face themselves
     box: np.ndarray = field(repr=False)  # x1, y1, x2, y2
     keypoints: np.ndarray = field(repr=False)  # BlazeFace's six points (eyes, nose, mouth, ears), pixels
     mesh: np.ndarray | None = field(default=None, repr=False)  # 468 x 3 face mesh, when `needs_mesh`
@@ -48,10 +57,10 @@ class ActiveChallenge(Protocol):
     prompt: str  # what the screen asks, in Bahasa Indonesia
     needs_mesh: bool  # whether samples must carry the face mesh (costs ~10 ms a frame)
 
-    def feed(self, sample: FaceSample) -> Outcome: ...
+    def feed(self, sample: FaceSample) -> ChallengeState: ...
 
     def liveness(self) -> Liveness:
-        """What goes into the event: method `challenge:<kind>`, passed, score 0-1."""
+        """What goes into the event: method `active-<kind>`, passed, score 0-1."""
         ...
 
 
@@ -83,7 +92,7 @@ class TurnChallenge:
     _extreme: float | None = None  # the yaw furthest towards the other side seen so far
     _best: float = 0.0
     _held: int = 0
-    _outcome: Outcome = Outcome.PENDING
+    _outcome: ChallengeState = ChallengeState.PENDING
 
     @property
     def kind(self) -> str:
@@ -93,8 +102,8 @@ class TurnChallenge:
     def prompt(self) -> str:
         return f"Tolehkan kepala ke {'KIRI' if self.direction == 'left' else 'KANAN'} Anda, lalu kembali"
 
-    def feed(self, sample: FaceSample) -> Outcome:
-        if self._outcome is not Outcome.PENDING:
+    def feed(self, sample: FaceSample) -> ChallengeState:
+        if self._outcome is not ChallengeState.PENDING:
             return self._outcome
         self._start = sample.at if self._start is None else self._start
         # Left turn = yaw increasing; work with a signed yaw where the asked side is positive.
@@ -104,14 +113,14 @@ class TurnChallenge:
         self._best = max(self._best, change)
         self._held = self._held + 1 if change >= self.min_change and yaw >= self.min_yaw else 0
         if self._held >= self.hold_frames:
-            self._outcome = Outcome.PASSED
+            self._outcome = ChallengeState.PASSED
         elif sample.at - self._start > self.timeout_s:
-            self._outcome = Outcome.TIMEOUT
+            self._outcome = ChallengeState.TIMEOUT
         return self._outcome
 
     def liveness(self) -> Liveness:
         score = float(np.clip(self._best / (2 * self.min_change), 0, 1))
-        return Liveness(method=f"challenge:{self.kind}", passed=self._outcome is Outcome.PASSED,
+        return Liveness(method=f"active-{self.kind}", passed=self._outcome is ChallengeState.PASSED,
                         score=round(score, 4))
 
 
@@ -127,25 +136,25 @@ class BlinkChallenge:
     _ears: list[float] = field(default_factory=list)
     _start: float | None = None
     _result: Liveness | None = None
-    _outcome: Outcome = Outcome.PENDING
+    _outcome: ChallengeState = ChallengeState.PENDING
 
-    def feed(self, sample: FaceSample) -> Outcome:
-        if self._outcome is not Outcome.PENDING:
+    def feed(self, sample: FaceSample) -> ChallengeState:
+        if self._outcome is not ChallengeState.PENDING:
             return self._outcome
         self._start = sample.at if self._start is None else self._start
         if sample.mesh is not None:
             self._ears.append((eye_aspect_ratio(sample.mesh, LEFT_EYE) + eye_aspect_ratio(sample.mesh, RIGHT_EYE)) / 2)
             self._result = self.check.assess_ears(self._ears)
             if self._result.passed:
-                self._outcome = Outcome.PASSED
+                self._outcome = ChallengeState.PASSED
                 return self._outcome
         if sample.at - self._start > self.timeout_s:
-            self._outcome = Outcome.TIMEOUT
+            self._outcome = ChallengeState.TIMEOUT
         return self._outcome
 
     def liveness(self) -> Liveness:
         score = self._result.score if self._result else 0.0
-        return Liveness(method=f"challenge:{self.kind}", passed=self._outcome is Outcome.PASSED, score=score)
+        return Liveness(method=f"active-{self.kind}", passed=self._outcome is ChallengeState.PASSED, score=score)
 
 
 # kind -> factory(timeout_s). The integrator's better checks replace entries here.

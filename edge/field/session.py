@@ -18,7 +18,7 @@ import numpy as np
 from edge.agent import EdgeAgent
 from edge.capture.base import Frame
 from edge.decide.visits import Decision, VisitDecider
-from edge.field.challenge import ActiveChallenge, FaceSample, Outcome
+from edge.field.challenge import ActiveChallenge, ChallengeState, FaceSample
 from edge.infer.detect import Detection
 from edge.infer.pipeline import BadImage
 from hadir.contract import AttendanceEvent, Liveness
@@ -121,20 +121,20 @@ class CheckinSession:
         det = self._same_face(detections)
         if det is None:
             if at - self._last_seen > LOST_AFTER_S:
-                self._record(frame, Outcome.FAILED, "Wajah hilang dari kamera sebelum tantangan selesai.")
+                self._record(frame, ChallengeState.FAILED, "Wajah hilang dari kamera sebelum tantangan selesai.")
             return
         self.face_box, self._last_seen = det.box, at
         mesh = self.mesh(frame.rgb, det.box) if self.challenge.needs_mesh and self.mesh else None
-        outcome = self.challenge.feed(FaceSample(at, det.box, det.keypoints, mesh))
-        if outcome is not Outcome.PENDING:
-            self._record(frame, outcome, "Waktu tantangan habis." if outcome is Outcome.TIMEOUT else
+        outcome = self.challenge.feed(FaceSample(at, frame.rgb, det.box, det.keypoints, mesh))
+        if outcome is not ChallengeState.PENDING:
+            self._record(frame, outcome, "Waktu tantangan habis." if outcome is ChallengeState.TIMEOUT else
                          "Tantangan tidak berhasil.")
 
-    def _record(self, frame: Frame, outcome: Outcome, why_failed: str) -> None:
+    def _record(self, frame: Frame, outcome: ChallengeState, why_failed: str) -> None:
         if self.decision is None:  # only the challenge phase records, and it starts with a decision
             raise RuntimeError("a check-in challenge ended before anyone was recognised")
         live = self.challenge.liveness()
-        if outcome is not Outcome.PASSED and live.passed:  # the session, not the check, ended it
+        if outcome is not ChallengeState.PASSED and live.passed:  # the session, not the check, ended it
             live = live.model_copy(update={"passed": False})
         event = self.agent.record(dataclasses.replace(self.decision, decided_at=frame.at), live)
         if live.passed:

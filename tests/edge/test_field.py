@@ -14,7 +14,7 @@ from edge.capture.opencv_source import OpenCvSource
 from edge.clock import ClockGuard
 from edge.decide.visits import DecisionPolicy, VisitDecider
 from edge.field.assignments import AssignmentBook
-from edge.field.challenge import FaceSample, Outcome, TurnChallenge, head_yaw, random_challenge
+from edge.field.challenge import ChallengeState, FaceSample, TurnChallenge, head_yaw, random_challenge
 from edge.field.session import CheckinSession, Phase
 from edge.gps.reader import FixLimits, assess
 from edge.outbox.store import Outbox
@@ -149,7 +149,8 @@ def keypoints(yaw: float, scale: float = 60.0, centre=(320.0, 240.0), angle: flo
 
 
 def sample(t: float, kp: np.ndarray) -> FaceSample:
-    return FaceSample(t, np.array([kp[:, 0].min(), kp[:, 1].min(), kp[:, 0].max(), kp[:, 1].max()]), kp)
+    box = np.array([kp[:, 0].min(), kp[:, 1].min(), kp[:, 0].max(), kp[:, 1].max()])
+    return FaceSample(t, np.zeros((480, 640, 3), np.uint8), box, kp)
 
 
 def test_turning_to_the_asked_side_passes_and_the_other_side_does_not():
@@ -157,12 +158,12 @@ def test_turning_to_the_asked_side_passes_and_the_other_side_does_not():
     seq = [0.0, 0.01, -0.03, -0.2, -0.05, -0.15, -0.2]  # nose to image left: the person turns to their right
     outcomes = [right.feed(sample(i * 0.1, keypoints(y))) for i, y in enumerate(seq)]
     # One turned frame alone (a misplaced keypoint) is not enough; two in a row are.
-    assert outcomes[-1] is Outcome.PASSED and Outcome.PASSED not in outcomes[:-1]
+    assert outcomes[-1] is ChallengeState.PASSED and ChallengeState.PASSED not in outcomes[:-1]
     live = right.liveness()
-    assert live.method == "challenge:turn_right" and live.passed and live.score > 0.5
+    assert live.method == "active-turn_right" and live.passed and live.score > 0.5
     left = TurnChallenge("left", timeout_s=1.0)
     outcomes = [left.feed(sample(i * 0.1, keypoints(y))) for i, y in enumerate(seq + [-0.2] * 10)]
-    assert outcomes[-1] is Outcome.TIMEOUT and not left.liveness().passed
+    assert outcomes[-1] is ChallengeState.TIMEOUT and not left.liveness().passed
 
 
 def test_a_flat_photo_moved_tilted_or_scaled_never_passes_a_turn():
@@ -173,7 +174,7 @@ def test_a_flat_photo_moved_tilted_or_scaled_never_passes_a_turn():
         for i in range(40):
             kp = keypoints(0.02, scale=40 + i, centre=(300 + 3 * i, 240 - i), angle=0.3 * np.sin(i / 4))
             outcome = check.feed(sample(i * 0.1, kp + rng.normal(0, 0.3, kp.shape)))
-        assert outcome is Outcome.TIMEOUT
+        assert outcome is ChallengeState.TIMEOUT
 
 
 def test_challenges_are_drawn_from_the_configured_pool():
@@ -219,7 +220,7 @@ def test_a_check_in_recognises_then_asks_for_the_turn_on_the_same_face(turning_v
     session, event = run_session(turning_video, pipeline, demo_gallery, tmp_path, TurnChallenge("right"))
     assert session.phase is Phase.DONE and session.result.outcome == "recorded"
     assert event.employee_id == "person06" and event.kind is EventKind.FIELD_CHECKIN
-    assert event.liveness.method == "challenge:turn_right" and event.liveness.passed
+    assert event.liveness.method == "active-turn_right" and event.liveness.passed
 
 
 def test_a_check_in_whose_challenge_is_not_done_is_recorded_as_not_live(turning_video, pipeline, demo_gallery,

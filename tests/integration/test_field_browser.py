@@ -227,7 +227,7 @@ def test_check_ins_at_the_place_outside_it_and_without_fix_reach_the_hub(city, t
         wait(lambda: "Terkirim ke server" in page_text(driver), 30, "delivered on the page")
         screenshot(driver, "field-02-at-duty-place")
         ev = event_of(wait(lambda: stored(city, at_place["key"]), 30, "event at the hub"))
-        assert ev["kind"] == "field_checkin" and ev["liveness"]["method"] == "challenge:turn_right"
+        assert ev["kind"] == "field_checkin" and ev["liveness"]["method"] == "active-turn_right"
         assert abs(ev["gps"]["lat"] - DUTY[0]) < 1e-4 and ev["clock_source"] == "gps"
         assert wait(lambda: board(city)["event_terakhir"] == at_place["key"], 20, "the board shows it")
 
