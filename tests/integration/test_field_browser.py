@@ -32,6 +32,7 @@ from hadir.wit import WIT
 from hub.master import DutyOrder, Employee, MasterData, Opd, Site
 from hub.registry import DeviceRegistry
 from hub.service import hub_public_key_path
+from hub.users import create_user
 from testkit import localservices as services
 from testkit.walkpast import Scene, Visit, render
 
@@ -39,6 +40,7 @@ DEVICE, OPD, NIP, NAME = "pi-sirimau-01", "KEC-SIRIMAU", "person06", "Yohanis La
 DUTY = (-3.6954, 128.1814)  # Pasar Mardika, the duty order's destination
 OFFICE = (-3.6900, 128.1900)
 FAR = (-3.7134, 128.1814)  # 2 km south of the duty place
+PASSWORD = "kapal-layar-88-sirimau"
 
 
 @dataclass
@@ -65,7 +67,7 @@ def city(tmp_path_factory, demo_gallery, pipeline, faces):
     master.add("setup", Employee(nip=NIP, name=NAME, opd_code=OPD))
     master.add("setup", DutyOrder(number="ST-094/KEC-SRM/2026", nip=NIP, start=today, end=today,
                                   destination="Pasar Mardika", lat=DUTY[0], lon=DUTY[1], radius_m=150))
-    master.create_user("setup", "camat", "rahasia-camat", "admin")
+    create_user(master, "setup", "camat", PASSWORD, "admin")
     master.engine.dispose()
     key = new_key()
     save_private_key(key, dev_dir / "device.key")
@@ -188,7 +190,7 @@ def check_in(driver, city: City) -> dict:  # noqa: ANN001
 
 def board(city: City) -> dict:
     token = httpx.post(f"http://127.0.0.1:{city.api_port}/auth/token",
-                       json={"username": "camat", "password": "rahasia-camat"}).json()["access_token"]
+                       json={"username": "camat", "password": PASSWORD}).json()["access_token"]
     rows = httpx.get(f"http://127.0.0.1:{city.api_port}/board/today", params={"opd": OPD},
                      headers={"Authorization": f"Bearer {token}"}).json()
     return next(r for r in rows if r["nip"] == NIP)
@@ -307,7 +309,7 @@ def test_cold_start_offline_records_with_hub_down_and_delivers_when_it_returns(c
         viewport(driver, 1100, 700)
         driver.get(f"http://127.0.0.1:{city.api_port}/dashboard")
         driver.find_element("id", "user").send_keys("camat")
-        driver.find_element("id", "pass").send_keys("rahasia-camat")
+        driver.find_element("id", "pass").send_keys(PASSWORD)
         driver.find_element("css selector", "#login button").click()
         wait(lambda: NAME in page_text(driver), 30, "the hub's board in the browser")
         screenshot(driver, "field-08-hub-board")
