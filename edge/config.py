@@ -58,10 +58,12 @@ class FieldMode(BaseModel):
     """Field check-in mode (`hadir-edge field`): a touch page on the device for staff on duty."""
 
     port: int = Field(8765, ge=1024, le=65535)  # the page is served on 127.0.0.1 only
-    # Drawn at random for each check-in. The mesh blink check misses most real blinks (issue #11), so it
-    # is left out by default; add "blink" once a better check is plugged in (edge/field/challenge.py).
-    challenges: list[Literal["turn_left", "turn_right", "blink"]] = Field(
-        default_factory=lambda: ["turn_left", "turn_right"], min_length=1)
+    # Drawn at random for each check-in (edge/field/challenge.py).
+    challenges: list[Literal["blink", "turn_left", "turn_right"]] = Field(
+        default_factory=lambda: ["blink", "turn_left", "turn_right"], min_length=1)
+    # measured: action AND texture cue (edge/infer/active.py, docs/accuracy.md). geometry_only: head
+    # movement without the texture cue, which a replayed video passes: demonstrations and tests only.
+    challenge_checks: Literal["measured", "geometry_only"] = "measured"
     challenge_timeout_s: float = Field(10.0, gt=0, le=60)
     face_timeout_s: float = Field(20.0, gt=0, le=120)  # no decision within this: the check-in ends
     result_shown_s: float = Field(60.0, gt=0)  # how long a result stays on screen

@@ -1,44 +1,37 @@
 """A random active challenge for a field check-in: the person is asked to do something a photo cannot.
 
 The field UI drives any `ActiveChallenge`: it shows `prompt`, feeds one `FaceSample` per camera frame of the
-tracked face, and stops at the first state other than PENDING. The checks here are simple ones built on
-what the device already computes (BlazeFace keypoints, the face mesh's eye aspect ratio); better checks
-plug in by registering another factory in `CHALLENGES` under the same kind. Names follow the active
-liveness work on edge/infer (`ChallengeState`, kinds `blink` / `turn_left` / `turn_right`, Liveness method
-`active-<kind>`); a check fed whole frames plugs in through a small adapter, e.g.
+tracked face, and stops at the first state other than PENDING (`edge.infer.active.ChallengeState`).
 
-    class FrameFed:  # wraps a check with feed(rgb, at) -> ChallengeState
-        def __init__(self, check): self.check, self.kind, self.prompt = check, check.kind.value, check.prompt
-        needs_mesh = False
-        def feed(self, sample): return self.check.feed(sample.rgb, sample.at)
-        def liveness(self): return self.check.liveness()
+Two sets of checks, chosen by `[field] challenge_checks`:
 
-Limits, stated plainly: the head-turn check defeats a flat photo (turning or tilting a print scales the
-nose offset and the eye distance alike, so the measured yaw does not change), but not a video of the
-person turning. The mesh blink check misses most real blinks (the mesh's eyelid points barely move;
-measured in issue #11), so it is not in the default pool.
+- `measured` (the default): `edge.infer.active.ActiveChallenge`, measured on real footage in
+  docs/accuracy.md. The action (a blink read from the iris model's eyelids, or a turn with parallax) must
+  be seen AND the texture cue must say a real face, so a print or a phone replay fails.
+- `geometry_only`: head movement read from BlazeFace's keypoints (and the mesh's eye aspect ratio for a
+  blink), without the texture cue. A flat photo cannot turn its head (moving, scaling or tilting a print
+  leaves the measured yaw unchanged), but a replayed video of the person, or a montage of two photos of
+  them, passes. For demonstrations and tests on rendered video only, which the texture cue rightly
+  refuses; events say so in their liveness method (`active-<kind>-geometry`).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
+from edge.infer.active import ActiveChallenge as MeasuredCheck
+from edge.infer.active import ChallengePolicy, ChallengeState
 from edge.infer.detect import EYE_L, EYE_R, NOSE
 from edge.infer.liveness import LEFT_EYE, RIGHT_EYE, BlinkCheck, eye_aspect_ratio
 from hadir.contract import Liveness
 
-
-class ChallengeState(str, Enum):
-    PENDING = "pending"
-    PASSED = "passed"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
+KINDS = ("blink", "turn_left", "turn_right")
+Checks = Literal["measured", "geometry_only"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +53,25 @@ class ActiveChallenge(Protocol):
     def feed(self, sample: FaceSample) -> ChallengeState: ...
 
     def liveness(self) -> Liveness:
-        """What goes into the event: method `active-<kind>`, passed, score 0-1."""
+        """What goes into the event: method `active-<kind>[-geometry]`, passed, result, scores."""
         ...
+
+
+class MeasuredChallenge:
+    """`edge.infer.active.ActiveChallenge` on the face the check-in tracks (its cues measured on that face's
+    box, not on whichever face is largest)."""
+
+    needs_mesh = False
+
+    def __init__(self, kind: str, timeout_s: float, meter):  # noqa: ANN001 - edge.infer.cues.CueMeter
+        self.check = MeasuredCheck(kind, ChallengePolicy(timeout_s=timeout_s), meter=meter)
+        self.meter, self.kind, self.prompt = meter, kind, self.check.prompt
+
+    def feed(self, sample: FaceSample) -> ChallengeState:
+        return self.check.feed_cue(self.meter.measure(sample.rgb, sample.box, sample.at), sample.at)
+
+    def liveness(self) -> Liveness:
+        return self.check.liveness()
 
 
 def head_yaw(keypoints: np.ndarray) -> float:
@@ -120,8 +130,9 @@ class TurnChallenge:
 
     def liveness(self) -> Liveness:
         score = float(np.clip(self._best / (2 * self.min_change), 0, 1))
-        return Liveness(method=f"active-{self.kind}", passed=self._outcome is ChallengeState.PASSED,
-                        score=round(score, 4))
+        passed = self._outcome is ChallengeState.PASSED
+        return Liveness(method=f"active-{self.kind}-geometry", passed=passed, score=round(score, 4),
+                        result="live" if passed else "inconclusive", scores={"turn": round(self._best, 4)})
 
 
 @dataclass
@@ -154,21 +165,23 @@ class BlinkChallenge:
 
     def liveness(self) -> Liveness:
         score = self._result.score if self._result else 0.0
-        return Liveness(method=f"active-{self.kind}", passed=self._outcome is ChallengeState.PASSED, score=score)
+        passed = self._outcome is ChallengeState.PASSED
+        return Liveness(method=f"active-{self.kind}-geometry", passed=passed, score=score,
+                        result="live" if passed else "inconclusive")
 
 
-# kind -> factory(timeout_s). The integrator's better checks replace entries here.
-CHALLENGES: dict[str, Callable[[float], ActiveChallenge]] = {
-    "turn_left": lambda t: TurnChallenge("left", timeout_s=t),
-    "turn_right": lambda t: TurnChallenge("right", timeout_s=t),
-    "blink": lambda t: BlinkChallenge(timeout_s=t),
-}
-
-
-def random_challenge(kinds: Sequence[str], rng: random.Random, timeout_s: float = 10.0) -> ActiveChallenge:
-    """One challenge drawn at random from `kinds` (names in CHALLENGES), so a prepared video cannot know
-    which movement will be asked."""
-    unknown = [k for k in kinds if k not in CHALLENGES]
+def random_challenge(kinds: Sequence[str], rng: random.Random, timeout_s: float = 10.0,
+                     checks: Checks = "measured", meter=None) -> ActiveChallenge:  # noqa: ANN001
+    """One challenge drawn at random from `kinds`, so a prepared video cannot know which movement will be
+    asked. `meter` (edge.infer.cues.CueMeter) is needed for the measured checks."""
+    unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
-        raise ValueError(f"unknown challenge kinds {unknown or kinds!r}; known: {sorted(CHALLENGES)}")
-    return CHALLENGES[rng.choice(list(kinds))](timeout_s)
+        raise ValueError(f"unknown challenge kinds {unknown or kinds!r}; known: {list(KINDS)}")
+    kind = rng.choice(list(kinds))
+    if checks == "measured":
+        if meter is None:
+            raise ValueError("the measured checks need a CueMeter")
+        return MeasuredChallenge(kind, timeout_s, meter)
+    if kind == "blink":
+        return BlinkChallenge(timeout_s=timeout_s)
+    return TurnChallenge(kind.removeprefix("turn_"), timeout_s=timeout_s)

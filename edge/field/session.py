@@ -128,7 +128,7 @@ class CheckinSession:
         outcome = self.challenge.feed(FaceSample(at, frame.rgb, det.box, det.keypoints, mesh))
         if outcome is not ChallengeState.PENDING:
             self._record(frame, outcome, "Waktu tantangan habis." if outcome is ChallengeState.TIMEOUT else
-                         "Tantangan tidak berhasil.")
+                         "Wajah tidak tampak sebagai wajah langsung (foto atau layar?).")
 
     def _record(self, frame: Frame, outcome: ChallengeState, why_failed: str) -> None:
         if self.decision is None:  # only the challenge phase records, and it starts with a decision

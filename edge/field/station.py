@@ -52,6 +52,11 @@ class FieldStation:
         self.faces_now = 0
         self.recorded = 0  # events recorded by check-ins since start
         self._mesh = None
+        self.meter = None
+        if settings.challenge_checks == "measured":  # load the cue models now, not during the first check-in
+            from edge.infer.cues import CueMeter
+
+            self.meter = CueMeter(device.settings.recognition.threads)
 
     # -------------------------------------------------------------------------------- the camera thread
     def step(self, frame: Frame) -> None:
@@ -86,7 +91,8 @@ class FieldStation:
         with self._lock:
             if self.session is not None:
                 return False
-            challenge = random_challenge(self.settings.challenges, self.rng, self.settings.challenge_timeout_s)
+            challenge = random_challenge(self.settings.challenges, self.rng, self.settings.challenge_timeout_s,
+                                         self.settings.challenge_checks, self.meter)
             started = utcnow().timestamp()  # the camera stamps frames with the same clock
             self.session = CheckinSession(self.device.agent, challenge, face_timeout_s=self.settings.face_timeout_s,
                                           started_at=started, mesh=self._face_mesh)

@@ -160,7 +160,7 @@ def test_turning_to_the_asked_side_passes_and_the_other_side_does_not():
     # One turned frame alone (a misplaced keypoint) is not enough; two in a row are.
     assert outcomes[-1] is ChallengeState.PASSED and ChallengeState.PASSED not in outcomes[:-1]
     live = right.liveness()
-    assert live.method == "active-turn_right" and live.passed and live.score > 0.5
+    assert live.method == "active-turn_right-geometry" and live.passed and live.score > 0.5
     left = TurnChallenge("left", timeout_s=1.0)
     outcomes = [left.feed(sample(i * 0.1, keypoints(y))) for i, y in enumerate(seq + [-0.2] * 10)]
     assert outcomes[-1] is ChallengeState.TIMEOUT and not left.liveness().passed
@@ -179,11 +179,13 @@ def test_a_flat_photo_moved_tilted_or_scaled_never_passes_a_turn():
 
 def test_challenges_are_drawn_from_the_configured_pool():
     rng = random.Random(1)
-    kinds = {random_challenge(["turn_left", "turn_right"], rng).kind for _ in range(30)}
+    kinds = {random_challenge(["turn_left", "turn_right"], rng, checks="geometry_only").kind for _ in range(30)}
     assert kinds == {"turn_left", "turn_right"}
-    assert random_challenge(["blink"], rng).needs_mesh
+    assert random_challenge(["blink"], rng, checks="geometry_only").needs_mesh
     with pytest.raises(ValueError):
-        random_challenge(["smile"], rng)
+        random_challenge(["smile"], rng, checks="geometry_only")
+    with pytest.raises(ValueError):  # the measured checks cannot run without their cue models
+        random_challenge(["blink"], rng)
 
 
 # ------------------------------------------------------------------------------- a check-in on a video
@@ -220,7 +222,7 @@ def test_a_check_in_recognises_then_asks_for_the_turn_on_the_same_face(turning_v
     session, event = run_session(turning_video, pipeline, demo_gallery, tmp_path, TurnChallenge("right"))
     assert session.phase is Phase.DONE and session.result.outcome == "recorded"
     assert event.employee_id == "person06" and event.kind is EventKind.FIELD_CHECKIN
-    assert event.liveness.method == "active-turn_right" and event.liveness.passed
+    assert event.liveness.method == "active-turn_right-geometry" and event.liveness.passed
 
 
 def test_a_check_in_whose_challenge_is_not_done_is_recorded_as_not_live(turning_video, pipeline, demo_gallery,
@@ -281,3 +283,15 @@ def test_the_page_answers_on_loopback_only_and_refuses_foreign_host_names():
         assert server.httpd.server_address[0] == "127.0.0.1"
     finally:
         server.stop()
+
+
+def test_the_default_measured_check_refuses_a_montage_of_photos(turning_video, pipeline, demo_gallery, tmp_path):
+    """The same rendered video that the geometry-only turn accepts: the measured check (texture cue) says
+    it is not a live face, and the check-in is recorded as not live, for review."""
+    from edge.infer.cues import CueMeter
+
+    challenge = random_challenge(["turn_right"], random.Random(0), 10.0, "measured", CueMeter(1))
+    session, event = run_session(turning_video, pipeline, demo_gallery, tmp_path, challenge)
+    assert event is not None and event.employee_id == "person06"
+    assert event.liveness.method == "active-turn_right" and not event.liveness.passed
+    assert event.liveness.result == "spoof" and session.result.challenge_passed is False
