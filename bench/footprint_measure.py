@@ -367,20 +367,16 @@ database = "{database}"
 enabled = false
 """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The hub logs every batch: its output goes to a file, never a pipe that could fill and block it.
+    log_path = data.parent / f"hub-{store}.log"
+    log_file = log_path.open("w")
     hub = subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "--no-api", "--config", str(config)], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+                           stdout=log_file, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     links = []
     try:
-        line = ""
-        for _ in range(200):  # log lines (INFO) may come before the start banner
-            line = hub.stdout.readline()
-            if not line or "Hub running" in line:
-                break
-        if "Hub running" not in line:
-            hub.wait(10)
-            raise RuntimeError(f"the hub did not start: {line}{hub.stdout.read()}")
-        # The hub logs each batch at INFO: keep its pipe drained so it never blocks on a full pipe.
-        threading.Thread(target=lambda: [None for _ in hub.stdout], daemon=True).start()
+        if not wait_for(lambda: "Hub running" in log_path.read_text() or hub.poll() is not None, 60, step=0.1) \
+                or hub.poll() is not None:
+            raise RuntimeError(f"the hub did not start: {log_path.read_text()[-2000:]}")
         time.sleep(1.0)
         idle0 = cpu_seconds(hub.pid)
         time.sleep(idle_s)
@@ -424,6 +420,7 @@ enabled = false
         except subprocess.TimeoutExpired:
             hub.kill()
             hub.wait(5)
+        log_file.close()
     field_events = sum(1 for n in range(events) if fleet[n % len(fleet)][3])
     empty = empty_sqlite_bytes(work)
     result = {
