@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, EventKind, Liveness  # noqa: E402
 from hadir.wit import WIT  # noqa: E402
 from hub.api.auth import Principal, issue_token  # noqa: E402
-from hub.master import Employee, MasterData, Opd  # noqa: E402
+from hub.master import Employee, MasterData, Opd, User  # noqa: E402
 from hub.store.base import StoredEvent  # noqa: E402
 from hub.store.sqlite_store import SqliteEventStore  # noqa: E402
 from testkit.localservices import free_port  # noqa: E402
@@ -69,6 +69,7 @@ def seed(work: Path, employees: int, opds: int, now: datetime) -> int:
         for i in range(employees):
             s.add(Employee(nip=nip(i), name=f"Pegawai {i}", opd_code=f"OPD{i % opds:02d}", tpp_base=5_000_000,
                            start=today.replace(day=1)))
+    master.add("bench", User(username="bkpsdm", password_hash="-", role="payroll"))  # tokens name a real user
     store = SqliteEventStore(work / "events.sqlite")
     rng = random.Random(3)
     seqs: dict[str, int] = {}
@@ -106,8 +107,8 @@ def serve(work: Path, port: int, now: datetime, opds: int, events_per_s: float, 
 
     from hub.api.app import create_app
     from hub.ingest.metrics import IngestMetrics
+    from hub.payroll.policy_file import load_policy
     from hub.registry import DeviceRegistry
-    from hub.tpp.policy import load_policy
 
     store = SqliteEventStore(work / "events.sqlite")
     master = MasterData(f"sqlite:///{work / 'master.sqlite'}")
@@ -250,12 +251,12 @@ def main() -> None:
               f"WIT in {time.perf_counter() - started:.1f} s", flush=True)
 
     from hub.attendance import Attendance
-    from hub.tpp.policy import load_policy
+    from hub.payroll.policy_file import load_policy
 
     store = SqliteEventStore(work / "events.sqlite")
     master = MasterData(f"sqlite:///{work / 'master.sqlite'}")
     started = time.perf_counter()
-    Attendance(store, master, load_policy()).month(now.strftime("%Y-%m"), "OPD00")
+    Attendance(store, master, load_policy()).month(now.strftime("%Y-%m"), now, "OPD00")
     raw_month_s = time.perf_counter() - started
     store.close()
     print(f"OPD00 month recomputed from raw events (the old /tpp per request): {raw_month_s * 1000:.0f} ms",

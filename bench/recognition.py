@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--enrol-k", type=int, default=2, help="photos enrolled per known person")
     ap.add_argument("--unknown-every", type=int, default=4, help="hold out every N-th person as unknown")
     ap.add_argument("--visit-size", type=int, default=2, help="probe photos combined into one simulated visit")
-    ap.add_argument("--detector", default="short", choices=["short", "full", "both"])
+    ap.add_argument("--detector", default="auto", choices=["auto", "short", "full", "both"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--embedder", default="dlib_resnet_v1", choices=["dlib_resnet_v1", "faceres", "mobileface"])
     args = ap.parse_args()

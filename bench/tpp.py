@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from hub.payroll.policy_file import load_policy  # noqa: E402
 from hub.tpp.compute import compute_tpp  # noqa: E402
-from hub.tpp.policy import load_policy  # noqa: E402
 from hub.tpp.resolve import Employee, Excuse, Punch, holiday_set, is_working_day, month_days, resolve_month  # noqa: E402
 
 

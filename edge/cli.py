@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from datetime import datetime
 from pathlib import Path
 
@@ -105,76 +104,134 @@ def recognize(
     except (GalleryError, FileNotFoundError, OSError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    pipeline, decider, liveness = recognition(settings.recognition, g)
-    agent = EdgeAgent(settings.device_id, pipeline, decider, None, None, liveness=liveness)
+    pipeline, decider, liveness, gate = recognition(settings.recognition, g)
+    agent = EdgeAgent(settings.device_id, pipeline, decider, None, None, liveness=liveness, gate=gate,
+                      on_notice=lambda n: console.print(f"{n.at.isoformat()} track {n.track_id}: {n.message}"))
     try:
-        for d in agent.decisions(src.frames()):
+        for d, live in agent.decisions(src.frames()):
+            if live is None and liveness is not None:
+                live = liveness.assess(d.landmarks)
             print(json.dumps({"employee_id": d.employee_id, "score": round(d.score, 4),
                               "margin": round(d.margin, 4), "frames": d.frames, "quality": round(d.quality, 3),
-                              "first_seen": d.first_seen.isoformat(), "decided_at": d.decided_at.isoformat()}),
+                              "first_seen": d.first_seen.isoformat(), "decided_at": d.decided_at.isoformat(),
+                              "liveness": live.model_dump(mode="json") if live else None}),
                   flush=True)
     finally:
         src.close()
 
 
-@app.command()
-def run(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
-    """Run the device agent: camera -> recognition -> signed events -> outbox -> hub, until stopped."""
+def _run_mode(settings, field: bool) -> None:  # noqa: ANN001 - EdgeSettings
     import threading
 
     from edge.runner import SetupError, install_signal_handlers, run_device
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(config)
     stop = threading.Event()
     install_signal_handlers(stop)
     try:
-        n = run_device(settings, stop)
-    except (SetupError, ConnectionError, OSError) as exc:
+        if field:
+            from edge.field.app import run_field
+
+            n = run_field(settings, stop, on_ready=lambda server: console.print(
+                f"Field page on http://127.0.0.1:{server.port} (open it in the device's browser). Ctrl-C to stop."))
+        else:
+            n = run_device(settings, stop)
+    except (SetupError, OSError) as exc:
         console.print(f"[red]Cannot run:[/red] {exc}")
         raise typer.Exit(1) from None
     console.print(f"Stopped cleanly after recording {n} events.")
 
 
 @app.command()
+def run(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
+    """Run the device agent (walk-past terminal, or field mode when the config says mode = "field"):
+    camera -> recognition -> signed events -> outbox -> hub, until stopped. Starts without the broker."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(config)
+    _run_mode(settings, settings.mode == "field")
+
+
+@app.command()
+def field(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
+    """Run a field device: check-ins from a touch page on http://127.0.0.1:<field.port> (shown by Chromium
+    in kiosk mode), with GPS, assignments from the hub and a random active challenge."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _run_mode(_settings(config), True)
+
+
+@app.command()
 def calibrate(
-    photos: Path = typer.Argument(..., help="Labelled photos: one sub-folder per employee, several photos each."),
-    far: float = typer.Option(0.001, help="Target false-accept rate for the accept threshold."),
-    config: Path = typer.Option(None, help="Edge config (TOML) whose embedder is calibrated and into which "
-                                           "[recognition] accept/unknown_below are written."),
+    photos: Path = typer.Argument(..., help="Enrolment photos: one sub-folder per employee (NIP), 2+ photos each."),
+    strangers: Path = typer.Option(None, help="Photos of people NOT enrolled (one sub-folder per person, or "
+                                              "loose photos): the stranger set. More strangers, finer FPIR."),
+    fpir: float = typer.Option(0.005, help="Target share of strangers' visits accepted as anyone (FPIR) at "
+                                           "this gallery's size."),
+    config: Path = typer.Option(None, help="Edge config (TOML) to write [recognition] accept/unknown_below into."),
+    threads: int = typer.Option(2),
 ) -> None:
-    """Set the accept threshold from data for a target false-accept rate (and 'unknown' at 10x that rate)."""
+    """Open-set thresholds for a target FPIR at the gallery's size; prints the FPIR/FNIR to expect."""
     import numpy as np
 
-    from edge.calibrate import Verification
+    from edge.calibrate import thresholds_for_gallery
+    from edge.infer.embed import Embedder
 
     rec = _settings(config if config is not None and config.exists() else None).recognition
-    embedded, _ = _embed_folder(photos, rec.threads, f"Embedding ({rec.embedder})", embedder=rec.embedder)
-    labels = list(embedded.ids)
-    ver = Verification.from_embeddings(labels, embedded.templates) if labels else None
-    if ver is None or not len(ver.genuine) or not len(ver.impostor):
-        console.print("[red]Need at least two people with two usable photos each to calibrate.[/red]")
+    enrolled, _ = _embed_folder(photos, threads, f"Embedding enrolment photos ({rec.embedder})",
+                                embedder=rec.embedder)
+    if len(set(enrolled.ids)) < 2 and strangers is None:
+        console.print("[red]Need a stranger set (--strangers) or at least two enrolled people to calibrate.[/red]")
         raise typer.Exit(2)
-    needed = int(np.ceil(1 / far))
-    if len(ver.impostor) < needed:
-        console.print(f"[yellow]Only {len(ver.impostor)} impostor pairs: FAR {far} needs at least {needed} to be "
-                      "measured; the threshold is the highest impostor score seen.[/yellow]")
-    # Round up, so that rounding never lets the false-accept rate exceed the target.
-    accept = math.ceil(ver.threshold_at_far(far) * 1e4) / 1e4
-    unknown = min(accept, math.ceil(ver.threshold_at_far(min(1.0, far * 10)) * 1e4) / 1e4)
-    console.print(f"{len(labels)} photos of {len(set(labels))} people; {len(ver.genuine)} genuine / "
-                  f"{len(ver.impostor)} impostor pairs. accept = {accept} (TAR {ver.tar_at(accept):.4f}, "
-                  f"FAR {ver.far_at(accept):.4f}); unknown_below = {unknown}.")
-    print(json.dumps({"accept": accept, "unknown_below": unknown, "tar": ver.tar_at(accept),
-                      "far": ver.far_at(accept), "photos": len(labels)}))
+    others: dict[str, np.ndarray] = {}
+    if strangers is not None:
+        others = _stranger_templates(strangers, threads, rec.embedder)
+    shipped = Embedder(rec.embedder).default_accept
+    result = thresholds_for_gallery(list(enrolled.ids), enrolled.templates, fpir, others, rec.min_margin,
+                                    floor=shipped, min_frames=rec.min_frames, min_agreement=rec.min_agreement)
+    grows = ", ".join(f"{n} people: {v:.4f}" for n, v in result.fpir_if_gallery_grows.items())
+    console.print(f"{result.gallery_size} people enrolled; {result.mated_visits} mated probes, "
+                  f"{result.stranger_visits} stranger visits. "
+                  f"accept = {result.accept}, unknown_below = {result.unknown_below}, min_margin = {rec.min_margin}.\n"
+                  f"Expected at this gallery size: FPIR {result.expected_fpir:.4f} (strangers accepted), FNIR "
+                  f"{result.expected_fnir:.4f} (employees not recognised from one photo; a walk-past with "
+                  f"several frames does better), wrong identity {result.expected_wrong:.4f}.\n"
+                  f"Estimated FPIR if the gallery grows: {grows}.")
+    if result.note:
+        console.print(f"[yellow]{result.note}[/yellow]")
+    print(json.dumps({k: v for k, v in result.as_dict().items() if k != "fpir_if_gallery_grows"}
+                     | {"fpir_if_gallery_grows": {str(k): v for k, v in result.fpir_if_gallery_grows.items()}}))
     if config:
         import tomlkit
 
         doc = tomlkit.parse(config.read_text()) if config.exists() else tomlkit.document()
-        rec = doc.setdefault("recognition", tomlkit.table())
-        rec["accept"], rec["unknown_below"] = accept, unknown
+        section = doc.setdefault("recognition", tomlkit.table())
+        section["accept"], section["unknown_below"] = result.accept, result.unknown_below
         config.write_text(tomlkit.dumps(doc))
         console.print(f"Wrote \\[recognition] accept and unknown_below to {config}.")
+
+
+def _stranger_templates(folder: Path, threads: int, embedder: str) -> dict:
+    """Templates of a stranger set: sub-folders are people; loose photos are one person each."""
+    from hadir.photo_folders import IMAGE_SUFFIXES
+
+    if not folder.is_dir():
+        console.print(f"[red]{folder} is not a folder of stranger photos[/red]")
+        raise typer.Exit(2)
+    gallery, _ = _embed_folder(folder, threads, "Embedding strangers", embedder=embedder) if any(
+        p.is_dir() for p in folder.iterdir()) else (None, None)
+    out = {}
+    if gallery is not None:
+        for person in dict.fromkeys(gallery.ids):
+            out[person] = gallery.templates[[i for i, x in enumerate(gallery.ids) if x == person]]
+    loose = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if loose:
+        from edge.enrol import template_from_photo
+        from edge.infer.pipeline import FacePipeline
+
+        pipeline = FacePipeline(threads=threads, embedder=embedder)
+        for path in loose:
+            emb, _ = template_from_photo(pipeline, path)
+            if emb is not None:
+                out[f"loose:{path.name}"] = emb[None]
+    return out
 
 
 if __name__ == "__main__":

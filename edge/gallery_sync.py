@@ -40,4 +40,6 @@ def apply_update(update: GalleryUpdate, decider: VisitDecider, path: Path | None
     if path is not None:
         gallery.save(path)
     decider.gallery = gallery  # one reference swap: the next frame searches the new gallery
+    log.info("gallery v%d applied: %d templates of %d people (model %s)", gallery.version, len(gallery),
+             len(set(gallery.ids)), gallery.model_id)
     return True

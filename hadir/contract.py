@@ -9,11 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 CONTRACT_VERSION = 1
 TOPIC_ROOT = "absensi/v1"
@@ -21,6 +30,8 @@ TOPIC_ROOT = "absensi/v1"
 MAX_PAYLOAD_BYTES = 16 * 1024
 # A gallery (hub -> device) holds every template of a site: 10,000 templates x 128 floats is ~7 MB in base64.
 MAX_GALLERY_BYTES = 32 * 1024 * 1024
+# Assignments (hub -> device): an OPD's sites, staff and duty orders, ~250 bytes each; 1 MiB is thousands.
+MAX_ASSIGNMENTS_BYTES = 1024 * 1024
 GENESIS_HASH = "0" * 64
 
 DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
@@ -35,6 +46,7 @@ class Channel(str, Enum):
     TELEMETRY = "up/telemetry"
     ACK = "down/ack"
     GALLERY = "down/gallery"
+    ASSIGNMENTS = "down/assignments"
 
 
 def topic(device_id: str, channel: Channel) -> str:
@@ -90,23 +102,75 @@ class ClockSource(str, Enum):
     NONE = "none"  # clock not known to be set: the hub must not trust captured_at
 
 
+GpsFigure = Literal["sats_used", "hdop", "eph_m", "gps_time"]
+
+
 class GpsFix(_Strict):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     mode: Literal[1, 2, 3]  # gpsd: 1 no fix, 2 = 2D, 3 = 3D
     hdop: float | None = Field(default=None, ge=0, le=100)
     eph_m: float | None = Field(default=None, ge=0)
-    sats_used: int = Field(ge=0, le=64)
+    # None: the receiver did not report it (no GSV/GSA, e.g. a GGA+RMC-only module); 0 is a claim of zero.
+    sats_used: int | None = Field(ge=0, le=64)
     gps_time: datetime | None = None
     fixed_site: bool = False  # true: coordinates configured for a mounted terminal, not measured
+    # Quality figures the receiver did not report, so the hub knows what the fix was judged on. Left out
+    # of the JSON when empty, so events of devices that predate the field keep their signed bytes.
+    missing: list[GpsFigure] = Field(default_factory=list, max_length=4, exclude_if=lambda v: not v)
 
     _tz = field_validator("gps_time")(lambda v: None if v is None else _utc(v))
 
 
+LivenessResult = Literal["live", "spoof", "inconclusive"]
+_SCORE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
 class Liveness(_Strict):
+    """What the device's liveness check concluded and what it measured.
+
+    `result` and `scores` were added after version 1 shipped: they are optional and left out of the
+    canonical body when absent, so events signed by older devices still verify. A device that sends them
+    needs a hub that knows them (upgrade the hub first)."""
+
     method: str = Field(min_length=1, max_length=40)
     passed: bool
     score: float = Field(ge=0, le=1)
+    result: LivenessResult | None = Field(default=None, description="live / spoof / inconclusive; "
+                                          "absent on older devices (then `passed` says it)")
+    scores: dict[str, float] | None = Field(default=None, max_length=16,
+                                            description="the measured cues behind the result, by name")
+
+    @field_validator("scores")
+    @classmethod
+    def _score_names(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        for name, value in (v or {}).items():
+            if not _SCORE_NAME_RE.match(name):
+                raise ValueError(f"score name {name!r} must match {_SCORE_NAME_RE.pattern}")
+            if value != value or abs(value) > 1e6:  # NaN or absurd
+                raise ValueError(f"score {name!r} = {value!r} is not a finite measurement")
+        return v
+
+    @model_validator(mode="after")
+    def _passed_means_live(self) -> Liveness:
+        if self.result is not None and self.passed != (self.result == "live"):
+            raise ValueError(f"passed must be true exactly when result is 'live' (result {self.result!r})")
+        return self
+
+    @property
+    def outcome(self) -> LivenessResult | None:
+        """The three-way result; for older events derived from `passed` (None when not evaluated)."""
+        if self.method == "none":
+            return None
+        return self.result or ("live" if self.passed else "spoof")
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name in ("result", "scores"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
 class AttendanceEvent(_Strict):
@@ -232,13 +296,60 @@ class GalleryUpdate(_Strict):
     templates_b64: str = Field(description="float32 little-endian, len(ids) x dim, base64")
 
 
+class AssignedSite(_Strict):
+    """An office site of the device's OPD: where its staff may check in on any working day."""
+
+    name: str = Field(min_length=1, max_length=200)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    radius_m: float = Field(gt=0, le=100_000)
+
+
+class AssignedDuty(_Strict):
+    """An active duty order (surat tugas) of one of the device's people, with its destination."""
+
+    number: str = Field(min_length=1, max_length=100)
+    nip: str = Field(min_length=1, max_length=32)
+    destination: str = Field(default="", max_length=200)
+    lat: float | None = Field(default=None, ge=-90, le=90)  # None: the order names no coordinates
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    radius_m: float = Field(gt=0, le=100_000)
+    start: date
+    end: date
+
+
+class AssignedPerson(_Strict):
+    nip: str = Field(min_length=1, max_length=32)
+    name: str = Field(default="", max_length=200)
+
+
+class Assignments(_Strict):
+    """Hub -> device (down/assignments, retained): the sites, staff and current duty orders of the device's
+    OPD. Signed by the hub's key; the device keeps the newest valid one on disk, so it works offline."""
+
+    schema_version: Literal[1] = 1
+    device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+    issued_at: datetime
+    people: list[AssignedPerson] = Field(default_factory=list, max_length=5000)
+    sites: list[AssignedSite] = Field(default_factory=list, max_length=500)
+    duty_orders: list[AssignedDuty] = Field(default_factory=list, max_length=2000)
+    sig: str = Field(default="", max_length=200, description="base64 Ed25519 of the hub over canonical_body()")
+
+    _tz = field_validator("issued_at")(_utc)
+
+    def canonical_body(self) -> bytes:
+        return canonical(self.model_dump(mode="json", exclude={"sig"}))
+
+
 _MODELS: dict[Channel, type[_Strict]] = {
     Channel.EVENT: AttendanceEvent,
     Channel.STATE: DeviceState,
     Channel.TELEMETRY: Telemetry,
     Channel.ACK: Ack,
     Channel.GALLERY: GalleryUpdate,
+    Channel.ASSIGNMENTS: Assignments,
 }
+_LIMITS = {Channel.GALLERY: MAX_GALLERY_BYTES, Channel.ASSIGNMENTS: MAX_ASSIGNMENTS_BYTES}
 
 
 # ------------------------------------------------------------------------------------------- validation
@@ -273,7 +384,7 @@ def parse(topic_name: str, payload: bytes, expect: Literal["up", "down"] | None 
         device_id, channel = parse_topic(topic_name)
     except ValueError as exc:
         raise ContractError("bad_topic", str(exc)) from None
-    limit = MAX_GALLERY_BYTES if channel is Channel.GALLERY else MAX_PAYLOAD_BYTES
+    limit = _LIMITS.get(channel, MAX_PAYLOAD_BYTES)
     if len(payload) > limit:
         raise ContractError("oversize", f"{len(payload)} bytes > limit {limit}")
     if expect and not channel.value.startswith(expect + "/"):

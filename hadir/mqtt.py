@@ -14,7 +14,7 @@ from typing import Literal
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
 
 
 class MqttSettings(BaseModel):
@@ -23,11 +23,20 @@ class MqttSettings(BaseModel):
     protocol: Literal[5, 311] = 5
     keepalive_s: int = 30
     session_expiry_s: int = 7 * 24 * 3600  # MQTT 5: keep the session across a long outage
+    # A device out of signal retries with back-off between these bounds, forever (see connect_in_background).
+    reconnect_min_s: int = Field(1, ge=1)
+    reconnect_max_s: int = Field(60, ge=1)
     username: str | None = None
     password: str | None = None
     ca_file: Path | None = None  # set these three for mTLS (CN of the cert = device id)
     cert_file: Path | None = None
     key_file: Path | None = None
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_from_text(cls, value: object) -> object:
+        # Environment variables arrive as text: HADIR_HUB_MQTT__PROTOCOL=311 must mean 311.
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
     @classmethod
     def from_url(cls, url: str, **extra: object) -> MqttSettings:
@@ -56,6 +65,26 @@ def make_client(settings: MqttSettings, client_id: str, *, clean: bool = False) 
     return client
 
 
+def _connect_async(client: mqtt.Client, settings: MqttSettings, clean: bool) -> None:
+    if settings.protocol == 5:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = settings.session_expiry_s
+        client.connect_async(settings.host, settings.port, settings.keepalive_s, clean_start=clean,
+                             properties=props)
+    else:
+        client.connect_async(settings.host, settings.port, settings.keepalive_s)
+
+
+def connect_in_background(client: mqtt.Client, settings: MqttSettings, *, clean: bool = False) -> None:
+    """Start connecting without waiting: paho's network thread retries (first connection included) with
+    back-off between `reconnect_min_s` and `reconnect_max_s`, so a device that starts out of signal still
+    runs, records into its outbox, and connects whenever the broker becomes reachable."""
+    client.reconnect_delay_set(min_delay=settings.reconnect_min_s,
+                               max_delay=max(settings.reconnect_min_s, settings.reconnect_max_s))
+    _connect_async(client, settings, clean)
+    client.loop_start()
+
+
 def connect(client: mqtt.Client, settings: MqttSettings, *, clean: bool = False, timeout: float = 10.0) -> None:
     """Connect and wait for CONNACK; a TLS or auth failure raises ConnectionError instead of hanging."""
     done = threading.Event()
@@ -67,14 +96,7 @@ def connect(client: mqtt.Client, settings: MqttSettings, *, clean: bool = False,
 
     previous = client.on_connect
     client.on_connect = on_connect
-    props = None
-    if settings.protocol == 5:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = settings.session_expiry_s
-        client.connect_async(settings.host, settings.port, settings.keepalive_s, clean_start=clean,
-                             properties=props)
-    else:
-        client.connect_async(settings.host, settings.port, settings.keepalive_s)
+    _connect_async(client, settings, clean)
     client.loop_start()
     ok = done.wait(timeout)
     client.on_connect = previous

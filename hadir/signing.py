@@ -1,4 +1,5 @@
-"""Ed25519 device keys: the device signs each event's canonical body, the hub verifies it."""
+"""Ed25519 keys: the device signs each event's canonical body, the hub verifies it; the hub signs what it
+sends down (assignments), the device verifies it with the hub's public key from its provisioning bundle."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hadir.contract import AttendanceEvent
+from hadir.contract import Assignments, AttendanceEvent
 
 
 def new_key() -> Ed25519PrivateKey:
@@ -52,3 +53,37 @@ def verify_event(event: AttendanceEvent, public_key: Ed25519PublicKey) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+# ---------------------------------------------------------------------------------- hub-signed messages
+# Names shared with the transport-trust work (acks and galleries signed the same way).
+
+
+def sign_message(message: Assignments, key: Ed25519PrivateKey) -> Assignments:
+    """The message with `sig` set: the hub's Ed25519 signature over its canonical body."""
+    sig = base64.b64encode(key.sign(message.canonical_body())).decode()
+    return message.model_copy(update={"sig": sig})
+
+
+def verify_message(message: Assignments, public_key: Ed25519PublicKey) -> bool:
+    try:
+        public_key.verify(base64.b64decode(message.sig, validate=True), message.canonical_body())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """The hub's signing key: made on first start (mode 600), the same ever after."""
+    if not path.exists():
+        save_private_key(new_key(), path)
+    return load_private_key(path)
+
+
+def save_public_key(key: Ed25519PrivateKey | Ed25519PublicKey, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(public_key_b64(key) + "\n")
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    return public_key_from_b64(path.read_text().strip())

@@ -16,6 +16,8 @@ ca_app = typer.Typer(help="The city's certificate authority for device and broke
 app.add_typer(ca_app, name="ca")
 device_app = typer.Typer(help="Provision and revoke devices.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
+broker_app = typer.Typer(help="Set up the Mosquitto broker for Hadir.", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
 CA_DIR = typer.Option(Path("/etc/hadir/ca"), "--ca-dir", help="Folder of the city's CA (keep it offline).")
 console = Console(width=None if Console().is_terminal else 150)
 
@@ -57,26 +59,32 @@ def tpp_simulate(
                                      "duty_orders, punches (see docs/tpp.md)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
-    """What-if TPP for a month: resolve every working day and compute each employee's TPP."""
-    from pydantic import ValidationError
+    """What-if TPP for a month: resolve every working day and compute each employee's TPP.
+    Refusals and warnings go to stderr (stdout stays parseable with --json); a refusal exits with 2."""
+    from hub.payroll.scenario_file import simulate_file
+    from hub.tpp.resolve import describe
+    from hub.tpp.simulate import ScenarioError, to_json
 
-    from hub.tpp.simulate import load_scenario, run, to_json
-
+    errors = Console(stderr=True, width=console.width)
     try:
-        scenario = load_scenario(file)
-        results = run(scenario)
-    except (ValidationError, ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]Cannot simulate {file}:[/red] {exc}")
+        sim = simulate_file(file)
+    except (ScenarioError, OSError) as exc:
+        problems = exc.problems if isinstance(exc, ScenarioError) else [str(exc)]
+        errors.print(f"[red]Cannot simulate {file}:[/red]", highlight=False)
+        for line in problems:
+            errors.print(f"  {line}", highlight=False, markup=False)
         raise typer.Exit(2) from None
+    for warning in sim.warnings:
+        errors.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
     if json_out:
-        print(json.dumps(to_json(scenario.month, results)))
+        print(json.dumps(to_json(sim)))
         return
-    for r in results:
+    for r in sim.results:
         console.rule(f"NIP {r.nip}")
         for d in r.days:
-            console.print(f"{d.date:%a %d-%m} {d.code}")
+            console.print(f"{d.date:%a %d-%m} {d.code} ({describe(d)})", highlight=False, markup=False)
         for line in r.explanation():
-            console.print(line)
+            console.print(line, highlight=False, markup=False)
 
 
 @ca_app.command("init")
@@ -108,25 +116,67 @@ def ca_issue(common_name: str = typer.Argument(..., help="CN: 'hadir-hub' for th
     console.print(f"Issued {cert} and {key}.")
 
 
+@broker_app.command("setup")
+def broker_setup(
+    host: list[str] = typer.Option(..., help="Host name or IP the devices connect to (repeat for several)."),
+    ca_dir: Path = CA_DIR,
+    mosquitto_dir: Path = typer.Option(Path("/etc/mosquitto"), help="Mosquitto's configuration folder."),
+    hub_dir: Path = typer.Option(Path("/etc/hadir"), help="Where the hub's client certificate goes."),
+    port: int = typer.Option(8883, help="The TLS listener's port."),
+) -> None:
+    """Write conf.d/hadir.conf, hadir.acl, the CA, CRL and broker key pair, and the hub's client certificate,
+    with the file names the configs use and keys readable only by the services that need them."""
+    from hadir_ops.broker_setup import lay_out
+    from hadir_ops.provision import CertificateAuthority, ProvisionError
+
+    try:
+        files = lay_out(CertificateAuthority.open(ca_dir), tuple(host), mosquitto_dir=mosquitto_dir,
+                        hub_dir=hub_dir, port=port)
+    except (ProvisionError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Broker files: {files.config}, {files.acl}, {files.certs}/ (hadir-ca.crt, hadir-ca.crl, "
+                  f"broker.crt, broker.key). Hub client certificate: {files.hub_dir}/ (ca.crt, hadir-hub.crt, "
+                  "hadir-hub.key). Restart Mosquitto: systemctl restart mosquitto")
+
+
 @device_app.command("provision")
 def device_provision(
     device_id: str = typer.Argument(..., help="e.g. pi-dinkes-01 (lower case, digits, dashes)."),
     out: Path = typer.Option(..., help="Folder for the device bundle (copy it to /etc/hadir on the device)."),
     ca_dir: Path = CA_DIR,
     broker: str = typer.Option("127.0.0.1:8883", help="host:port of the broker's TLS listener."),
-    hub_data: Path = typer.Option(None, help="The hub's data folder: register the device's key there now."),
-    opd: str = typer.Option(None, help="OPD the device belongs to."),
+    hub_data: Path = typer.Option(None, help="The hub's data folder: register the device's key there now and "
+                                             "put the hub's public key (hub.pub) into the bundle."),
+    hub_key: Path = typer.Option(None, help="The hub's public key file (hub.pub in its data folder), when "
+                                            "the hub's data folder is on another machine."),
+    opd: str = typer.Option(None, help="OPD the device belongs to: it receives that OPD's gallery only."),
+    all_opd: bool = typer.Option(False, "--all-opd", help="A device for every OPD (receives the whole city's "
+                                                           "gallery): say so explicitly."),
     source: str = typer.Option("usb:0", help="Camera source for the device config."),
+    field: bool = typer.Option(False, "--field", help="A field device: touch page, GPS from gpsd, GPS clock."),
 ) -> None:
-    """Take a device from nothing to ready: TLS certificate, signing key, config, hub registration."""
+    """Take a device from nothing to ready: TLS certificate, signing key, hub key, config, hub registration."""
+    if bool(opd) == all_opd:
+        console.print("[red]Give the device's OPD with --opd CODE[/red] (it gets that OPD's faces only), or "
+                      "--all-opd for a terminal every OPD's staff use (it gets the whole city's gallery).")
+        raise typer.Exit(2)
     from hadir_ops.provision import CertificateAuthority, ProvisionError, provision_device
     from hub.registry import DeviceRegistry
+    from hub.service import hub_public_key_path
 
     host, _, port = broker.rpartition(":")
+    key_file = hub_key or (hub_public_key_path(hub_data) if hub_data else None)
+    if key_file is None:
+        console.print("[yellow]No --hub-data or --hub-key: the bundle has no hub.pub, so the device cannot verify "
+                      "what the hub sends (a field device then has no assignments). Copy the hub's hub.pub into "
+                      "/etc/hadir/ on the device later.[/yellow]")
     try:
+        hub_public = key_file.read_text().strip() if key_file else None
         bundle = provision_device(CertificateAuthority.open(ca_dir), device_id, out, broker_host=host or broker,
-                                  broker_port=int(port or 8883), source=source)
-    except (ProvisionError, ValueError) as exc:
+                                  broker_port=int(port or 8883), source=source, hub_public_key=hub_public,
+                                  field=field)
+    except (ProvisionError, ValueError, OSError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     console.print(f"Device bundle written to {bundle.folder}.")
@@ -134,7 +184,8 @@ def device_provision(
         DeviceRegistry.in_dir(hub_data).register(device_id, bundle.public_key, opd=opd)
         console.print(f"Registered {device_id} at the hub ({hub_data}).")
     else:
-        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key}")
+        opd_arg = f" --opd {opd}" if opd else ""
+        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key}{opd_arg}")
 
 
 @device_app.command("revoke")

@@ -31,10 +31,10 @@ from hadir.mqtt import MqttSettings
 from hadir.signing import new_key, public_key_b64
 from hadir.wit import WIT
 from hub.config import HubSettings, Influx
+from hub.payroll.policy_file import load_policy
+from hub.payroll.punches import punches_by_employee
 from hub.service import Hub
 from hub.tpp.compute import compute_tpp
-from hub.tpp.policy import load_policy
-from hub.tpp.punches import punches_by_employee
 from hub.tpp.resolve import Employee, holiday_set, is_working_day, resolve_month
 from testkit.walkpast import Scene, Visit, render
 

@@ -90,7 +90,7 @@ class CertificateAuthority:
     def open(cls, folder: Path) -> CertificateAuthority:
         ca = cls(Path(folder))
         if not ca.key_path.is_file():
-            raise ProvisionError(f"no CA in {folder}: create one with 'hadir ca init --dir {folder}'")
+            raise ProvisionError(f"no CA in {folder}: create one with 'hadir ca init --ca-dir {folder}'")
         return ca
 
     def _key(self) -> ec.EllipticCurvePrivateKey:
@@ -165,8 +165,11 @@ class DeviceBundle:
 
 
 def provision_device(ca: CertificateAuthority, device_id: str, out_dir: Path, *, broker_host: str = "127.0.0.1",
-                     broker_port: int = 8883, source: str = "usb:0", gps: str = "none") -> DeviceBundle:
-    """Everything a device needs in one folder: TLS cert and key, CA cert, signing key, edge.toml."""
+                     broker_port: int = 8883, source: str = "usb:0", gps: str = "none",
+                     hub_public_key: str | None = None, field: bool = False) -> DeviceBundle:
+    """Everything a device needs in one folder: TLS cert and key, CA cert, signing key, the hub's public key
+    (`hub_public_key`, base64: what the device verifies assignments with) and edge.toml. `field`: a
+    hand-held field device (touch page, GPS from gpsd, clock from GPS)."""
     if not _DEVICE_ID_RE.match(device_id):
         raise ProvisionError(f"device id {device_id!r} must match {DEVICE_ID_PATTERN}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -174,12 +177,17 @@ def provision_device(ca: CertificateAuthority, device_id: str, out_dir: Path, *,
     (out_dir / "ca.crt").write_bytes(ca.cert_path.read_bytes())
     signing = new_key()
     save_private_key(signing, out_dir / "signing.key")
+    if hub_public_key:
+        (out_dir / "hub.pub").write_text(hub_public_key.strip() + "\n")
+    gps = "gpsd" if field and gps == "none" else gps
+    field_lines = 'mode = "field"\nkind = "field_checkin"\n' if field else ""
     (out_dir / "edge.toml").write_text(f"""# Hadir edge device {device_id}: copy this folder to /etc/hadir/.
 device_id = "{device_id}"
-source = "{source}"
+{field_lines}source = "{source}"
 data_dir = "/var/lib/hadir-edge"
 key_file = "/etc/hadir/signing.key"
-clock_source = "ntp"
+hub_key_file = "/etc/hadir/hub.pub"
+clock_source = "{'gps' if field else 'ntp'}"
 
 [mqtt]
 host = "{broker_host}"

@@ -20,10 +20,14 @@ console = Console()
 def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HUB_* variables override it."),
         api: bool = typer.Option(True, help="Also serve the HTTP API (api_host:api_port).")) -> None:
     """Start the broker (embedded unless configured otherwise), the ingest workers and the API until Ctrl-C."""
+    import logging
+
     from hadir.settings import load_settings
     from hub.config import HubSettings
     from hub.service import Hub
 
+    # One line per fact an operator needs: connections, batches, refusals with reasons, galleries, devices.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(HubSettings, config)
     except (FileNotFoundError, ValueError) as exc:
@@ -61,38 +65,113 @@ def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HU
         raise typer.Exit(1) from None
 
 
+def _master(config: Path | None):
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.master import MasterData
+
+    return MasterData(load_settings(HubSettings, config).master_db)
+
+
+def _user_change(action, *args) -> None:  # noqa: ANN001 - a hub.users function and its arguments
+    """Run a hub.users change as actor "cli"; a refusal is printed and exits with status 2."""
+    from hub.users import UserError
+
+    try:
+        return action(*args)
+    except UserError as exc:
+        console.print(f"[red]Refused:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+CONFIG = typer.Option(None, help="Hub config file (TOML).")
+
+
 @app.command()
 def add_user(
     username: str,
     role: str = typer.Option(..., help="admin, opd, payroll, auditor or employee."),
     opd: str = typer.Option(None, help="The OPD code (role opd)."),
-    nip: str = typer.Option(None, help="The employee's NIP (role employee)."),
-    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+    nip: str = typer.Option(None, help="The employee's NIP (role employee); the employee must exist."),
+    config: Path = CONFIG,
 ) -> None:
-    """Create an API user (asks for the password); the first admin is made this way."""
-    from sqlalchemy.exc import IntegrityError
-
-    from hadir.settings import load_settings
-    from hub.config import HubSettings
-    from hub.master import MasterData
+    """Create an API user (asks for the password: 10+ characters, not a common one); the first admin is made so."""
+    from hub.users import create_user
 
     if role not in ("admin", "opd", "payroll", "auditor", "employee"):
         console.print(f"[red]Not created:[/red] unknown role {role!r}; use admin, opd, payroll, auditor or employee")
         raise typer.Exit(2)
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        console.print("[red]Not created:[/red] the password needs at least 8 characters")
-        raise typer.Exit(2)
-    settings = load_settings(HubSettings, config)
-    try:
-        MasterData(settings.master_db).create_user("cli", username, password, role, opd_code=opd, nip=nip)
-    except ValueError as exc:
-        console.print(f"[red]Not created:[/red] {exc}")
-        raise typer.Exit(2) from None
-    except IntegrityError:
-        console.print(f"[red]Not created:[/red] user {username} already exists")
-        raise typer.Exit(2) from None
+    _user_change(create_user, _master(config), "cli", username, password, role, opd, nip)
     console.print(f"User {username} ({role}) created.")
+
+
+@app.command()
+def list_users(config: Path = CONFIG) -> None:
+    """Show every API user: role, scope, disabled or locked."""
+    from rich.table import Table
+
+    from hub.users import list_users as users
+
+    table = Table(title="API users")
+    for col in ("username", "role", "OPD", "NIP", "state"):
+        table.add_column(col)
+    for u in users(_master(config)):
+        state = "disabled" if u.disabled else (f"locked until {u.locked_until}" if u.locked_until else "active")
+        table.add_row(u.username, u.role, u.opd_code or "", u.nip or "", state)
+    console.print(table)
+
+
+@app.command()
+def disable_user(username: str, config: Path = CONFIG) -> None:
+    """Disable a user: their tokens and live streams end at once (audited)."""
+    from hub.users import set_disabled
+
+    _user_change(set_disabled, _master(config), "cli", username, True)
+    console.print(f"User {username} disabled.")
+
+
+@app.command()
+def enable_user(username: str, config: Path = CONFIG) -> None:
+    """Enable a user again (also lifts a lockout after failed logins)."""
+    from hub.users import set_disabled
+
+    _user_change(set_disabled, _master(config), "cli", username, False)
+    console.print(f"User {username} enabled.")
+
+
+@app.command()
+def reset_password(username: str, config: Path = CONFIG) -> None:
+    """Set a new password for a user (asks for it); their tokens end and a lockout is lifted."""
+    from hub.users import reset_password as reset
+
+    password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    _user_change(reset, _master(config), "cli", username, password)
+    console.print(f"Password of {username} changed; they must log in again.")
+
+
+@app.command()
+def set_role(
+    username: str,
+    role: str = typer.Option(..., help="admin, opd, payroll, auditor or employee."),
+    opd: str = typer.Option(None, help="The OPD code (role opd)."),
+    nip: str = typer.Option(None, help="The employee's NIP (role employee)."),
+    config: Path = CONFIG,
+) -> None:
+    """Change a user's role and scope; tokens issued with the old role end."""
+    from hub.users import set_role as change
+
+    _user_change(change, _master(config), "cli", username, role, opd, nip)
+    console.print(f"User {username} is now {role}.")
+
+
+@app.command()
+def delete_user(username: str, config: Path = CONFIG) -> None:
+    """Remove a user; their tokens end (audited). The last enabled admin cannot be removed."""
+    from hub.users import delete_user as remove
+
+    _user_change(remove, _master(config), "cli", username)
+    console.print(f"User {username} removed.")
 
 
 @app.command()
@@ -110,6 +189,26 @@ def register_device(
         console.print(f"[red]Not registered:[/red] {exc}")
         raise typer.Exit(2) from None
     console.print(f"Device {device_id} registered.")
+
+
+@app.command()
+def assign_device(
+    device_id: str,
+    opd: str = typer.Option(None, help="The OPD whose gallery the device should carry (none: every OPD)."),
+    site: str = typer.Option(None, help="The device's fixed site, if it changes too."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Move a registered device to another OPD (its key stays); the running hub sends it the new gallery
+    at its next connection or gallery push."""
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.registry import DeviceRegistry
+
+    settings = load_settings(HubSettings, config)
+    if not DeviceRegistry.in_dir(settings.data_dir).assign(device_id, opd=opd, site=site):
+        console.print(f"[red]{device_id} is not registered[/red]: register it first (hadir-hub register-device).")
+        raise typer.Exit(2)
+    console.print(f"{device_id} now belongs to {opd or 'every OPD'}.")
 
 
 @app.command()
@@ -143,11 +242,11 @@ def enrol(
 
     settings = load_settings(HubSettings, config)
     try:
-        items = photos_from_zip(photos.read_bytes()) if photos.is_file() else photos_from_folder(photos)
+        items = photos_from_zip(photos) if photos.is_file() else photos_from_folder(photos)
     except (ValueError, OSError) as exc:
         console.print(f"[red]Cannot read {photos}:[/red] {exc}")
         raise typer.Exit(2) from None
-    enrolment = Enrolment(MasterData(settings.master_db), template_key(settings.data_dir / "templates.key"),
+    enrolment = Enrolment(MasterData(settings.master_db), template_key(settings.template_key_path),
                           FacePipeline(threads=2))
     with Progress(console=console) as progress:
         task = progress.add_task("Enrolling", total=len(items))
@@ -162,6 +261,189 @@ def enrol(
     version = enrolment.bump_version() if accepted else enrolment.version()
     console.print(f"{accepted} of {len(reports)} photos enrolled; gallery version {version}. The running hub sends "
                   "it to devices on POST /devices/galleries/push (or the next enrolment through the API).")
+
+
+@app.command("import-employees")
+def import_employees(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="SIASN-style export: .xlsx or .csv with "
+                                                                        "NIP, Nama, Unit Kerja/OPD, Jabatan, "
+                                                                        "Golongan, Status, TPP, TMT Pensiun."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would change; write nothing."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Create and update employees from a staff list: new, changed, transferred between OPDs, retired."""
+    from datetime import date
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
+    from hub.employee_import import ImportError_, apply_plan, import_file
+    from hub.master import MasterData
+
+    master = MasterData(load_settings(HubSettings, config).master_db)
+    try:
+        plan = import_file(master, file, date.today())
+    except ImportError_ as exc:
+        console.print(f"[red]Cannot import:[/red] {exc}")
+        raise typer.Exit(2) from None
+    table = Table(title=f"{'Rencana' if dry_run else 'Perubahan'} impor pegawai: {file.name}")
+    for col in ("baris", "NIP", "aksi", "perubahan"):
+        table.add_column(col)
+    for c in plan.changes:
+        changes = "; ".join(f"{k}: {'-' if old is None else old} -> {new}" for k, (old, new) in c.fields.items())
+        table.add_row(str(c.line), c.nip, c.action, changes)
+    for e in plan.errors:
+        table.add_row(str(e.line), e.nip, "[red]ditolak", f"[red]{e.message}")
+    console.print(table)
+    console.print(plan.summary())
+    if dry_run:
+        console.print("Dry run: nothing was written.")
+    elif plan.changes:
+        with Progress(console=console) as progress:
+            task = progress.add_task("Writing", total=len(plan.changes))
+            n = apply_plan(master, "cli:import", plan, lambda: progress.advance(task))
+        console.print(f"{n} employees written (each change is in the audit log).")
+    if plan.errors:
+        console.print(f"[red]{len(plan.errors)} row(s) refused[/red]: fix them in the file and import again "
+                      "(rows already written are updated, not duplicated).")
+        raise typer.Exit(1)
+
+
+@app.command()
+def backup(
+    out: Path = typer.Argument(..., help="A new, empty folder for this backup."),
+    ca_dir: Path = typer.Option(None, help="Also back up the city's CA (the folder of 'hadir ca init')."),
+    mosquitto_db: Path = typer.Option(None, help="Also back up Mosquitto's persistence file (mosquitto.db)."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Back up events (any store), every SQLite file, master data and optionally the CA and broker store.
+
+    The template key is never included: back it up apart (docs/operations.md).
+    """
+    from hadir.settings import load_settings
+    from hub.backup import BackupError
+    from hub.backup import backup as make_backup
+    from hub.config import HubSettings
+    from hub.service import open_store
+
+    settings = load_settings(HubSettings, config)
+    store = open_store(settings)
+    try:
+        with console.status("Backing up events...") as status:
+            report = make_backup(settings, store, out, ca_dir=ca_dir, mosquitto_db=mosquitto_db,
+                                 progress=lambda n: status.update(f"Backing up events... {n}"))
+    except BackupError as exc:
+        console.print(f"[red]Backup failed:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    if settings.master_url and not settings.master_url.startswith("sqlite"):
+        console.print("[yellow]Master data is in PostgreSQL: back it up with pg_dump as well.[/yellow]")
+    console.print(f"Backup in {report.folder}: {report.events} events, {len(report.files)} files, checksums in "
+                  f"manifest.json. Not included: the template key {settings.template_key_path} (keep a copy apart).")
+
+
+@app.command()
+def restore(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="A folder made by 'hadir-hub backup'."),
+    ca_dir: Path = typer.Option(None, help="Restore the CA into this (empty) folder too."),
+    config: Path = typer.Option(None, help="Hub config file (TOML) of the fresh hub to restore into."),
+) -> None:
+    """Restore a checked backup into a fresh data folder and event store, then verify every device's chain."""
+    from hadir.settings import load_settings
+    from hub.audit import verify_chain as verify
+    from hub.backup import BackupError
+    from hub.backup import restore as do_restore
+    from hub.config import HubSettings
+    from hub.registry import DeviceRegistry
+    from hub.service import open_store
+
+    settings = load_settings(HubSettings, config)
+    store = open_store(settings)
+    try:
+        with console.status("Restoring events...") as status:
+            n = do_restore(settings, store, folder, ca_dir=ca_dir,
+                           progress=lambda k: status.update(f"Restoring events... {k}"))
+        broken = 0
+        registry = DeviceRegistry.in_dir(settings.data_dir)
+        for device in registry.all():
+            report = verify(store, registry, device.device_id)
+            broken += not report.intact
+            console.print(report.summary())
+    except BackupError as exc:
+        console.print(f"[red]Restore failed:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    console.print(f"Restored {n} events into {settings.store} and the data folder {settings.data_dir}.")
+    if not settings.template_key_path.exists():
+        console.print(f"[yellow]Put the template key back at {settings.template_key_path} before enrolling or "
+                      "pushing galleries (it is never in a backup).[/yellow]")
+    if broken:
+        raise typer.Exit(1)
+
+
+@app.command()
+def retention(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what is past its period; delete nothing."),
+    config: Path = typer.Option(None, help="Hub config file (TOML)."),
+) -> None:
+    """Delete what is past its retention period (events, quarantine, GPS fixes, audit log, templates of
+    people who left); every run is audited. The running hub does this daily at retention.run_at (WIT)."""
+    from rich.table import Table
+
+    from hadir.settings import load_settings
+    from hadir.wit import WIT
+    from hub.config import HubSettings
+    from hub.service import Hub
+
+    try:
+        settings = load_settings(HubSettings, config)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]Bad hub configuration:[/red] {exc}")
+        raise typer.Exit(2) from None
+    hub = Hub(settings)
+    try:
+        report = hub.run_retention(dry_run=dry_run)
+    finally:
+        hub.store.close()
+    p, c = settings.retention, report.cutoffs
+
+    def wit(t: datetime) -> str:
+        return t.astimezone(WIT).strftime("%Y-%m-%d %H:%M WIT")
+
+    verb = "To delete" if dry_run else "Deleted"
+    table = Table(title=f"Retention {'(dry run: nothing deleted)' if dry_run else ''}".strip())
+    for col in ("What", "Period", "Past its period", verb):
+        table.add_column(col)
+    table.add_row("attendance events", f"{p.events_days} days", f"before {wit(c.events)}",
+                  f"{report.events} ({len(report.devices)} devices)")
+    table.add_row("quarantined messages", f"{p.quarantine_days} days", f"before {wit(c.quarantine)}",
+                  str(report.quarantine))
+    table.add_row("GPS fixes", f"{p.gps_history_days} days", f"before {wit(c.gps)}", str(report.gps_fixes))
+    table.add_row("audit-log rows", f"{p.logs_days} days", f"before {wit(c.logs)}", str(report.logs))
+    table.add_row("templates of people who left", f"{p.templates_after_leaving_days} days after the end date",
+                  f"end date before {c.left_before}",
+                  f"{sum(report.templates.values())} ({len(report.templates)} people)")
+    console.print(table)
+    if report.devices:
+        chains = Table(title="Chain cuts (verification starts after these)")
+        for col in ("Device", "Events", "Through seq", "Last deleted hash", "Kept for the chain"):
+            chains.add_column(col)
+        for d in report.devices:
+            chains.add_row(d.device_id, str(d.events), str(d.through_seq), d.last_hash[:16] + "…",
+                           str(d.kept_for_chain))
+        console.print(chains)
+    for device, n in report.kept_for_chain.items():
+        console.print(f"{device}: {n} events past the period kept, because an earlier event of the same chain is "
+                      "still within it (the device clock went back); they go when it does.")
+    if not dry_run:
+        console.print("Audited in the master-data audit log (entity retention_run).")
+    if report.gallery_version:
+        console.print(f"Gallery version {report.gallery_version}: a running hub sends it to devices on "
+                      "POST /devices/galleries/push (its own daily run pushes at once).")
 
 
 @app.command()

@@ -8,42 +8,41 @@ deletes an employee's templates, bumps the gallery version and pushes the new ga
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from cryptography.fernet import Fernet
-from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, select
 
 from edge.infer.gallery import Gallery
 from edge.infer.pipeline import FacePipeline
 from edge.infer.templates import PhotoReport, face_to_template
 from hadir.contract import GalleryUpdate
-from hadir.photo_folders import photos_by_person
-from hub.master import AuditLog, Base, MasterData
+from hub.master import AuditLog, Base, GalleryVersion, MasterData, Template  # noqa: F401 - Template re-exported
+from hub.photos import PhotoItem, PhotoRefused, decode_photo, photos_from_folder, photos_from_zip  # noqa: F401
 
 
-class Template(Base):
-    __tablename__ = "template"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    nip: Mapped[str] = mapped_column(String(32), index=True)
-    model_id: Mapped[str] = mapped_column(String(64))
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token of float32 bytes
-    quality: Mapped[float] = mapped_column(Float)
-    source: Mapped[str] = mapped_column(String(200))  # photo file name, for the quality report only
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+def gallery_version(master: MasterData) -> int:
+    """The current gallery version (0 before any enrolment), read without loading the face model."""
+    Base.metadata.create_all(master.engine, tables=[GalleryVersion.__table__])
+    with master.session() as s:
+        row = s.get(GalleryVersion, 1)
+        return row.version if row else 0
 
 
-class GalleryVersion(Base):
-    __tablename__ = "gallery_version"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version: Mapped[int] = mapped_column(Integer)
+def bump_gallery_version(master: MasterData) -> int:
+    """A new gallery version: devices replace theirs at the next push (enrolment, erasure, retention)."""
+    with master.session() as s:
+        row = s.get(GalleryVersion, 1)
+        if row is None:
+            row = GalleryVersion(id=1, version=0)
+            s.add(row)
+        row.version += 1
+        return row.version
 
 
 def template_key(path: Path) -> Fernet:
@@ -53,13 +52,6 @@ def template_key(path: Path) -> Fernet:
         path.touch(mode=0o600)
         path.write_bytes(Fernet.generate_key())
     return Fernet(path.read_bytes())
-
-
-def _decode_image(data: bytes) -> np.ndarray | None:
-    import cv2
-
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    return None if arr is None else cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
 
 
 @dataclass
@@ -73,7 +65,11 @@ class Enrolment:
 
     # -- templates ---------------------------------------------------------------------------------------
     def add_photo(self, actor: str, nip: str, name: str, data: bytes) -> PhotoReport:
-        face, why = face_to_template(self.pipeline, _decode_image(data))
+        try:
+            rgb = decode_photo(data)  # the size is checked from the header before any pixel is decoded
+        except PhotoRefused as exc:
+            return PhotoReport(nip, name, False, str(exc))
+        face, why = face_to_template(self.pipeline, rgb)
         if face is None:
             return PhotoReport(nip, name, False, why)
         with self.master.session() as s:
@@ -101,13 +97,7 @@ class Enrolment:
 
     # -- galleries -------------------------------------------------------------------------------------
     def bump_version(self) -> int:
-        with self.master.session() as s:
-            row = s.get(GalleryVersion, 1)
-            if row is None:
-                row = GalleryVersion(id=1, version=0)
-                s.add(row)
-            row.version += 1
-            return row.version
+        return bump_gallery_version(self.master)
 
     def version(self) -> int:
         with self.master.session() as s:
@@ -132,36 +122,27 @@ class Enrolment:
                              .decode())
 
 
-def photos_from_zip(data: bytes) -> list[tuple[str, str, bytes]]:
-    """A ZIP with photos and an `nip.csv` (columns: file, nip) -> [(nip, file name, bytes)]."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        names = {n.rsplit("/", 1)[-1]: n for n in zf.namelist() if not n.endswith("/")}
-        if "nip.csv" not in names:
-            raise ValueError("the ZIP has no nip.csv (columns: file,nip)")
-        rows = list(csv.DictReader(io.StringIO(zf.read(names["nip.csv"]).decode("utf-8-sig"))))
-        out = []
-        for i, row in enumerate(rows, start=2):
-            if not row.get("file") or not row.get("nip"):
-                raise ValueError(f"nip.csv line {i}: needs 'file' and 'nip'")
-            if row["file"] not in names:
-                raise ValueError(f"nip.csv line {i}: {row['file']} is not in the ZIP")
-            out.append((row["nip"].strip(), row["file"], zf.read(names[row["file"]])))
-    return out
-
-
-def photos_from_folder(folder: Path) -> list[tuple[str, str, bytes]]:
-    return [(nip, p.name, p.read_bytes()) for nip, paths in photos_by_person(folder).items() for p in paths]
-
-
-def enrol_many(enrolment: Enrolment, actor: str, items: list[tuple[str, str, bytes]],
+def enrol_many(enrolment: Enrolment, actor: str, items: Iterable[PhotoItem | tuple[str, str, bytes]],
                progress: Callable[[], None] | None = None) -> list[PhotoReport]:
+    """Enrol each photo; a report line for every item, refused ones with their reason."""
     known = {e.nip for e in enrolment.master.employees()}
     reports = []
-    for nip, name, data in items:
-        if nip not in known:
-            reports.append(PhotoReport(nip, name, False, f"NIP {nip} is not an employee in the master data"))
+    for item in items:
+        if isinstance(item, tuple):
+            nip, name, data = item
+            item = PhotoItem(nip, name, read=lambda data=data: data)
+        if item.refused or item.read is None:
+            reports.append(PhotoReport(item.nip, item.name, False, item.refused or "nothing to read"))
+        elif item.nip not in known:
+            reports.append(PhotoReport(item.nip, item.name, False, f"NIP {item.nip} is not an employee in the "
+                                                                   "master data"))
         else:
-            reports.append(enrolment.add_photo(actor, nip, name, data))
+            try:
+                data = item.read()
+            except (PhotoRefused, OSError, zipfile.BadZipFile) as exc:
+                reports.append(PhotoReport(item.nip, item.name, False, f"cannot be read: {exc}"))
+            else:
+                reports.append(enrolment.add_photo(actor, item.nip, item.name, data))
         if progress:
             progress()
     return reports

@@ -1,24 +1,40 @@
 """Master data in a relational store (SQLAlchemy; SQLite by default, PostgreSQL by URL), every change audited.
 
-OPDs, sites, employees, leave, duty orders, city holidays, API users. The attendance rules read plain
-data from here (`hub.tpp.resolve.Employee`, `Excuse`), never the database itself.
+OPDs, sites, employees, leave, duty orders, the city's holiday list, confirmed Ramadan dates, API users.
+The attendance rules read plain data from here (`hub.tpp.resolve.Employee`, `Excuse`, `CityDay`,
+`hub.tpp.policy.Ramadan`), never the database itself.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, create_engine, event, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    create_engine,
+    delete,
+    event,
+    false,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from hub.passwords import check_password, hash_password  # noqa: F401 - the names callers import from here
+from hub.tpp.calendar import CityDay
+from hub.tpp.policy import Ramadan
 from hub.tpp.resolve import Employee as RuleEmployee
 from hub.tpp.resolve import Excuse
 
@@ -53,6 +69,8 @@ class Employee(Base):
     start: Mapped[date | None] = mapped_column(Date, nullable=True)
     end: Mapped[date | None] = mapped_column(Date, nullable=True)
     shift: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a [shifts.<name>] of the policy
+    position: Mapped[str | None] = mapped_column(String(200), nullable=True)  # jabatan, as in SIASN
+    grade: Mapped[str | None] = mapped_column(String(32), nullable=True)  # pangkat/golongan, e.g. III/a
 
     def rule(self, shifts: dict | None = None) -> RuleEmployee:
         schedule = (shifts or {}).get(self.shift) if self.shift else None
@@ -84,30 +102,92 @@ class DutyOrder(Base):
 
 
 class Correction(Base):
-    """A punch added by hand (broken terminal, power cut), with who approved it and why: it counts like a
-    recognised event and is shown as `correction:<id>` wherever it is used."""
+    """A punch added by hand (broken terminal, power cut): requested by one user, approved by another (the
+    four-eyes rule). Once approved it counts like a recognised event, shown as `correction:<id>`."""
 
     __tablename__ = "correction"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     nip: Mapped[str] = mapped_column(ForeignKey("employee.nip"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    approved_by: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(300))
+    # pending -> approved | rejected. Rows from before the approval step were approved by hand: kept so.
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="approved")
+    requested_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the deciding user
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Holiday(Base):
+    """The city's own list: a day off on top of the national and cuti bersama lists, or (`works`) a listed
+    day off that the city's staff work."""
+
     __tablename__ = "holiday"
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    works: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class RamadanPeriod(Base):
+    """Ramadan dates of one Hijri year as the government set them, confirmed by an admin."""
+
+    __tablename__ = "ramadan_period"
+    hijri_year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(300))  # the decision: sidang isbat of <date>, SKB, ...
 
 
 class User(Base):
+    """An API user. Tokens carry `token_epoch`: raising it (password change, disable, role change) ends them."""
+
     __tablename__ = "api_user"
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(16))  # admin, opd, payroll, auditor, employee
     opd_code: Mapped[str | None] = mapped_column(ForeignKey("opd.code"), nullable=True)
     nip: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    token_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RevokedToken(Base):
+    """Tokens ended by a logout, kept until they would have expired anyway."""
+
+    __tablename__ = "revoked_token"
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ClosedMonth(Base):
+    """A month the payroll office has closed: no correction, leave or duty order may change it until reopened."""
+
+    __tablename__ = "closed_month"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    closed_by: Mapped[str] = mapped_column(String(64))
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Template(Base):
+    """A face template (biometric data): the embedding encrypted with the hub's template key (hub.enrolment)."""
+
+    __tablename__ = "template"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nip: Mapped[str] = mapped_column(String(32), index=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token of float32 bytes
+    quality: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(200))  # photo file name, for the quality report only
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GalleryVersion(Base):
+    __tablename__ = "gallery_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
 
 
 class AuditLog(Base):
@@ -120,21 +200,6 @@ class AuditLog(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    """scrypt (stdlib), salted; stored as scrypt$salt$hash."""
-    salt = salt or os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        _, salt, _digest = stored.split("$")
-    except ValueError:
-        return False
-    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
 
 
 def _jsonable(obj: Base) -> dict[str, Any]:
@@ -169,20 +234,6 @@ class MasterData:
             self.audit(s, actor, "create", obj)
         return obj
 
-    def create_user(self, actor: str, username: str, password: str, role: str, *, opd_code: str | None = None,
-                    nip: str | None = None) -> User:
-        """Create an API user with a hashed password (the one path for the CLI and the API).
-
-        Raises ValueError when the role's scope is missing (opd needs opd_code, employee needs nip) and
-        sqlalchemy's IntegrityError when the username exists.
-        """
-        if role == "opd" and not opd_code:
-            raise ValueError("an opd user needs opd_code")
-        if role == "employee" and not nip:
-            raise ValueError("an employee user needs nip")
-        user = User(username=username, password_hash=hash_password(password), role=role, opd_code=opd_code, nip=nip)
-        return self.add(actor, user)  # type: ignore[return-value]
-
     def update(self, actor: str, model: type[Base], key: Any, changes: dict[str, Any]) -> Base | None:
         with self.session() as s:
             obj = s.get(model, key)
@@ -210,6 +261,25 @@ class MasterData:
                 q = q.where(Employee.opd_code == opd_code)
             return list(s.scalars(q))
 
+    def delete_employee(self, actor: str, nip: str) -> int | None:
+        """Remove an employee and erase their face templates in one transaction, both audited; the gallery
+        version is raised so devices drop the face at the next push. None when there is no such employee;
+        otherwise how many templates were erased. Raises IntegrityError while leave or duty orders refer to them."""
+        with self.session() as s:
+            emp = s.get(Employee, nip)
+            if emp is None:
+                return None
+            erased = s.execute(delete(Template).where(Template.nip == nip)).rowcount
+            s.add(AuditLog(at=datetime.now(timezone.utc), actor=actor, action="delete", entity="template",
+                           entity_id=nip, detail={"templates": erased, "reason": "employee removed"}))
+            row = s.get(GalleryVersion, 1) or GalleryVersion(id=1, version=0)
+            row.version += 1
+            s.add(row)
+            self.audit(s, actor, "delete", emp)
+            s.delete(emp)
+            s.flush()
+        return erased
+
     def employee(self, nip: str) -> Employee | None:
         with self.session() as s:
             return s.get(Employee, nip)
@@ -230,15 +300,23 @@ class MasterData:
         """Corrections in [start, end). Times are kept in UTC (SQLite keeps no zone), returned zone-aware."""
         lo, hi = (t.astimezone(timezone.utc).replace(tzinfo=None) for t in (start, end))
         with self.session() as s:
-            rows = list(s.scalars(select(Correction).where(Correction.at >= lo, Correction.at < hi)))
+            rows = list(s.scalars(select(Correction).where(Correction.at >= lo, Correction.at < hi,
+                                                           Correction.status == "approved")))
         for c in rows:
             if c.at.tzinfo is None:
                 c.at = c.at.replace(tzinfo=timezone.utc)
         return rows
 
-    def holidays(self) -> list[date]:
+    def holidays(self) -> list[CityDay]:
+        """The city's list as plain rows for the rules: additions, and removals (`works=True`)."""
         with self.session() as s:
-            return [h.day for h in s.scalars(select(Holiday))]
+            return [CityDay(h.day, h.name, bool(h.works)) for h in s.scalars(select(Holiday).order_by(Holiday.day))]
+
+    def ramadan(self) -> list[Ramadan]:
+        """Ramadan dates confirmed by an admin, as policy blocks (the policy's Ramadan hours apply)."""
+        with self.session() as s:
+            return [Ramadan(from_=r.start, to=r.end, hijri_year=r.hijri_year, source=r.source)
+                    for r in s.scalars(select(RamadanPeriod).order_by(RamadanPeriod.start))]
 
     def user(self, username: str) -> User | None:
         with self.session() as s:

@@ -19,7 +19,19 @@ CREATE TABLE IF NOT EXISTS devices (
     registered_at TEXT NOT NULL, revoked_at TEXT,
     state TEXT, state_at TEXT, last_seen TEXT, outbox_depth INTEGER, gallery_version INTEGER,
     gps_state TEXT, inference_ms REAL);
+-- Where retention cut each device's chain: the last deleted event, so verification links across the cut.
+CREATE TABLE IF NOT EXISTS chain_anchors (
+    device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL, cut_at TEXT NOT NULL);
 """
+
+
+@dataclass(frozen=True)
+class ChainAnchor:
+    """The last event retention deleted from a device's chain: the first kept event must link to `hash`."""
+
+    seq: int
+    hash: str
+    cut_at: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,17 @@ class DeviceRegistry:
                 (device_id, public_key_b64, opd, site, (at or datetime.now()).isoformat()))
             self._keys.pop(device_id, None)
 
+    def assign(self, device_id: str, *, opd: str | None, site: str | None = None) -> bool:
+        """Move a registered device to another OPD (and site) without touching its key; False if unknown."""
+        with self._lock:
+            cur = self._db.execute("UPDATE devices SET opd = ?, site = COALESCE(?, site) WHERE device_id = ?",
+                                   (opd, site, device_id))
+        return cur.rowcount == 1
+
+    def get(self, device_id: str) -> Device | None:
+        """One registered device, or None."""
+        return next((d for d in self.all() if d.device_id == device_id), None)
+
     def revoke(self, device_id: str, at: datetime) -> None:
         with self._lock:
             self._db.execute("UPDATE devices SET revoked_at = ? WHERE device_id = ?", (at.isoformat(), device_id))
@@ -88,6 +111,18 @@ class DeviceRegistry:
             self._db.execute("UPDATE devices SET last_seen = ?, outbox_depth = ?, gps_state = ?, "
                              "inference_ms = ? WHERE device_id = ?",
                              (at.isoformat(), t.outbox_depth, t.gps_state, t.inference_ms, t.device_id))
+
+    def set_chain_anchor(self, device_id: str, seq: int, digest: str, at: datetime) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO chain_anchors VALUES (?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET "
+                             "seq = excluded.seq, hash = excluded.hash, cut_at = excluded.cut_at "
+                             "WHERE excluded.seq > chain_anchors.seq", (device_id, seq, digest, at.isoformat()))
+
+    def chain_anchor(self, device_id: str) -> ChainAnchor | None:
+        with self._lock:
+            row = self._db.execute("SELECT seq, hash, cut_at FROM chain_anchors WHERE device_id = ?",
+                                   (device_id,)).fetchone()
+        return ChainAnchor(*row) if row else None
 
     def online_count(self) -> int:
         with self._lock:

@@ -28,11 +28,11 @@ from sqlalchemy import select
 
 from hub.attendance import Attendance
 from hub.master import AuditLog, Employee, Opd
+from hub.payroll.punches import punches_by_employee
 from hub.registry import DeviceRegistry
 from hub.store.base import StoredEvent
 from hub.tpp.compute import TppResult, compute_tpp
 from hub.tpp.policy import Policy
-from hub.tpp.punches import punches_by_employee
 from hub.tpp.resolve import (
     DUTY,
     LEAVE,

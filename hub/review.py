@@ -1,7 +1,13 @@
-"""What the hub did not count on a day for an OPD, and why: so an OPD head sees it and can raise a correction
+"""What the hub did not count, and why ("Perlu ditinjau"): so an OPD head sees it and can raise a correction
 instead of an employee silently getting TK.
 
-Three sources: punches of the OPD's staff that did not count (liveness failed, outside the geofence, no
+Nothing a device sends is dropped quietly: an event whose liveness check failed or was inconclusive, that
+lies outside its geofence or carries a clock flag is kept raw in the store and does not count for
+attendance (hub/payroll/punches.py).
+
+`uncounted`: stored employee events of a period that do not count, with the measured liveness cues
+(GET /review?start=&end=). `day_uncounted`: the web app's list of one day for an OPD from its kept results,
+from three sources: punches of the OPD's staff that did not count (liveness failed, outside the geofence, no
 GPS on a field check-in, clock or chain flags, spoofed GPS, outside the check-in/out windows), unknown
 faces seen by the OPD's devices, and messages from the OPD's devices that the hub refused outright
 (quarantine: bad signature, unregistered device, forked chain, malformed). Reasons in Bahasa Indonesia.
@@ -15,7 +21,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hadir.contract import parse_topic
+from hub.attendance import Attendance
 from hub.ingest.quarantine import Quarantine
+from hub.payroll.punches import punches_by_employee
 from hub.results import Entry
 
 # Reasons of hub/tpp/resolve.py for a valid punch outside the windows (English there), in Bahasa Indonesia.
@@ -62,7 +70,7 @@ def _device_of(ref: str | None) -> str | None:
     return ref.rpartition(":")[0] or None
 
 
-def uncounted(entry: Entry, day: date, tz: ZoneInfo, quarantine: Quarantine | None = None) -> list[Uncounted]:
+def day_uncounted(entry: Entry, day: date, tz: ZoneInfo, quarantine: Quarantine | None = None) -> list[Uncounted]:
     """Everything of `day` that the OPD's results do not count, oldest first. Read under `entry.lock`."""
     out: list[Uncounted] = []
     at_of = {p.ref: p.at for punches in entry.punches.values() for p in punches if p.ref}
@@ -93,3 +101,27 @@ def uncounted(entry: Entry, day: date, tz: ZoneInfo, quarantine: Quarantine | No
     out.sort(key=lambda u: u.at)
     return out
 
+
+def uncounted(att: Attendance, start: datetime, end: datetime, opd_code: str | None = None,
+              nip: str | None = None) -> list[dict]:
+    """Employee events captured in [start, end) that do not count, oldest first, with their reasons."""
+    items = att.store.between(start, end)
+    reasons = {p.ref: p.reason for punches in punches_by_employee(items, att.places(), att.tz).values()
+               for p in punches if not p.valid}
+    staff = {e.nip for e in att.master.employees(opd_code)} if opd_code else None
+    out = []
+    for item in items:
+        ev = item.event
+        if ev.key not in reasons or (staff is not None and ev.employee_id not in staff):
+            continue
+        if nip and ev.employee_id != nip:
+            continue
+        live = ev.liveness
+        out.append({
+            "event": ev.key, "nip": ev.employee_id, "perangkat": ev.device_id,
+            "waktu": ev.captured_at.astimezone(att.tz).isoformat(timespec="seconds"),
+            "alasan": reasons[ev.key], "tanda": list(item.flags), "skor_wajah": ev.score,
+            "liveness": {"metode": live.method, "hasil": live.outcome, "skor": live.score,
+                         "ukuran": live.scores or {}},
+        })
+    return out

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
-from hadir.contract import Channel, topic
+from hadir.contract import Channel, DeviceState, topic
 from hadir.mqtt import MqttSettings
+from hadir.signing import load_or_create_key, save_public_key
+from hub.assignments import AssignmentPublisher
 from hub.broker import EmbeddedBroker
 from hub.config import HubSettings
 from hub.ingest.gps_checks import GpsHistory
@@ -17,7 +23,21 @@ from hub.ingest.worker import Ingest, IngestWorker
 from hub.live import Broadcaster
 from hub.master import MasterData
 from hub.registry import DeviceRegistry
+from hub.retention import DailyRetention, RetentionJob, RetentionReport
 from hub.store.base import EventStore, StoredEvent
+
+log = logging.getLogger(__name__)
+
+HUB_KEY_FILE = "hub_signing.key"  # Ed25519: signs what the hub sends down (assignments)
+HUB_PUBLIC_FILE = "hub.pub"  # its public half, copied into every device bundle
+
+
+def hub_public_key_path(data_dir: Path) -> Path:
+    """Where the hub's public key is (created with the key on the hub's first start)."""
+    path = Path(data_dir) / HUB_PUBLIC_FILE
+    if not path.exists():
+        save_public_key(load_or_create_key(Path(data_dir) / HUB_KEY_FILE), path)
+    return path
 
 
 def open_store(settings: HubSettings) -> EventStore:
@@ -31,12 +51,33 @@ def open_store(settings: HubSettings) -> EventStore:
     return SqliteEventStore(settings.data_dir / "events.sqlite")
 
 
+def scrape_token(data_dir: Path) -> str:
+    """The credential Prometheus presents at /metrics (`authorization: credentials_file:` in its config):
+    a file made once beside the hub's data, readable by the hub's user only."""
+    path = data_dir / "metrics.token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def start_metrics_listener(metrics: IngestMetrics, host: str, port: int):  # noqa: ANN201 - a WSGI server
+    """A separate plain-HTTP listener with only the metrics, for a scraper on the internal network."""
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(port, addr=host, registry=metrics.registry)
+    return server
+
+
 @dataclass
 class Hub:
     settings: HubSettings
     on_stored: Callable[[StoredEvent], None] | None = None
     broker: EmbeddedBroker | None = None
     workers: list[IngestWorker] = field(default_factory=list)
+    retention: DailyRetention | None = None
+    assignments: AssignmentPublisher | None = None
 
     def __post_init__(self) -> None:
         d = self.settings.data_dir
@@ -47,10 +88,14 @@ class Hub:
         self.metrics = IngestMetrics()
         policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
         self.broadcaster = Broadcaster()
+        self.gps_history = GpsHistory(d / "gps.sqlite")
         self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
-                             GpsHistory(d / "gps.sqlite"))
+                             self.gps_history, on_state=self._device_state)
         self._master: MasterData | None = None
         self._listeners: list[Callable[[StoredEvent], None]] = []
+        self.hub_key = load_or_create_key(d / HUB_KEY_FILE)
+        hub_public_key_path(d)
+        self.hub_public_key = self.hub_key.public_key()
 
     def add_listener(self, listener: Callable[[StoredEvent], None]) -> None:
         """Also call `listener` with every event stored from now on (e.g. the web app's live results)."""
@@ -75,9 +120,28 @@ class Hub:
             from edge.infer.pipeline import FacePipeline
             from hub.enrolment import Enrolment, template_key
 
-            self._enrolment = Enrolment(self.master, template_key(self.settings.data_dir / "templates.key"),
+            self._enrolment = Enrolment(self.master, template_key(self.settings.template_key_path),
                                         FacePipeline(threads=2, embedder=self.settings.embedder))
         return self._enrolment
+
+    def _device_state(self, state: DeviceState) -> None:
+        """A device that comes online with an older gallery than the hub's current one gets the current one,
+        so a gallery pushed while it was off (or before its first connection) is never lost."""
+        if state.state != "online" or not self.workers:
+            return
+        from hub.enrolment import gallery_version
+
+        current = gallery_version(self.master)
+        device = self.registry.get(state.device_id)
+        if device is None or device.revoked or current <= state.gallery_version:
+            return
+        self.push_gallery(device.device_id, device.opd)
+        log.info("gallery v%d sent to %s on connect (it had v%d)", current, state.device_id, state.gallery_version)
+
+    def push_gallery(self, device_id: str, opd: str | None) -> None:
+        """Send one device the current gallery of its OPD."""
+        update = self.enrolment.update_for(device_id, opd)
+        self.workers[0].client.publish(topic(device_id, Channel.GALLERY), update.model_dump_json(), qos=1)
 
     def push_galleries(self) -> int:
         """Send every active device the current gallery of its OPD (all templates if it has no OPD)."""
@@ -87,10 +151,18 @@ class Hub:
         for device in self.registry.all():
             if device.revoked:
                 continue
-            update = self.enrolment.update_for(device.device_id, device.opd)
-            self.workers[0].client.publish(topic(device.device_id, Channel.GALLERY), update.model_dump_json(), qos=1)
+            self.push_gallery(device.device_id, device.opd)
             sent += 1
         return sent
+
+    def run_retention(self, now: datetime | None = None, *, dry_run: bool = False) -> RetentionReport:
+        """Delete what is past its period (hub/retention.py); devices get new galleries if templates went."""
+        job = RetentionJob(self.settings.retention, self.store, self.registry, self.quarantine,
+                           self.gps_history, self.master)
+        report = job.run(now, dry_run=dry_run)
+        if report.templates and not dry_run:
+            self.push_galleries()
+        return report
 
     @property
     def mqtt(self) -> MqttSettings:
@@ -102,6 +174,11 @@ class Hub:
         if self.settings.embedded_broker:
             self.broker = EmbeddedBroker(self.settings.mqtt.host, self.settings.mqtt.port).start()
         self.start_workers()
+        if self.settings.metrics_port is not None:
+            self.metrics_server = start_metrics_listener(self.metrics, self.settings.metrics_host,
+                                                         self.settings.metrics_port)
+        if self.settings.retention.enabled:
+            self.retention = DailyRetention(self.run_retention, self.settings.retention.run_at).start()
         return self
 
     def start_workers(self) -> None:
@@ -111,13 +188,28 @@ class Hub:
                                   shared_group=self.settings.shared_group)
             self.workers.append(worker.start())
         self.workers[0].greet([d.device_id for d in self.registry.all() if not d.revoked])
+        client = self.workers[0].client
+        self.assignments = AssignmentPublisher(
+            self.master, self.registry, self.hub_key,
+            lambda name, payload: client.publish(name, payload, qos=1, retain=True),
+            self.settings.assignments_every_s).start()
 
     def stop_workers(self) -> None:
+        if self.assignments:
+            self.assignments.stop()
+            self.assignments = None
         for worker in self.workers:
             worker.stop()
         self.workers.clear()
 
     def stop(self) -> None:
+        if getattr(self, "metrics_server", None) is not None:
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
+            self.metrics_server = None
+        if self.retention:
+            self.retention.stop()
+            self.retention = None
         self.stop_workers()
         if self.broker:
             self.broker.stop()

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 HADIR_SERVICES=yes bash scripts/setup.sh dev
 echo "== versions"
 .venv/bin/python --version
-for b in mosquitto influxd gpsd; do printf '%s: ' "$b"; command -v "$b" || ls "/usr/sbin/$b" 2>/dev/null || echo "MISSING"; done
+for b in mosquitto influxd gpsd chromium chromedriver; do printf '%s: ' "$b"; command -v "$b" || ls "/usr/sbin/$b" 2>/dev/null || echo "MISSING"; done
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== pytest"

@@ -1,4 +1,6 @@
-"""Headless Chromium for the web app's browser tests (Debian `chromium` + `chromium-driver`, driven by Selenium).
+"""Headless Chromium for the browser tests (the web app, the field check-in page): Debian `chromium` +
+`chromium-driver` (scripts/setup.sh installs them with HADIR_SERVICES=yes), driven by Selenium, nothing
+downloaded at run time.
 
 Each session gets a fresh profile, no background networking, and downloads into a folder of the test's.
 As root, a missing browser is installed with apt (the test command's setup); otherwise the caller is told
@@ -16,7 +18,10 @@ from pathlib import Path
 CHROMIUM = "/usr/bin/chromium"
 DRIVER = "/usr/bin/chromedriver"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--lang=id-ID"]
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-extensions", "--disable-default-apps", "--lang=id-ID"]
+# Screenshots of the field page's tests (gitignored: to look at).
+ARTEFACTS = Path(__file__).resolve().parent.parent / "tests" / "artifacts" / "browser"
 
 
 def ensure_chromium() -> None:
@@ -32,17 +37,21 @@ def ensure_chromium() -> None:
         raise FileNotFoundError("chromium and chromium-driver (apt-get install chromium chromium-driver)")
 
 
-def chromium(width: int = 1280, height: int = 900, downloads: Path | None = None, tz: str = "UTC"):
-    """A new headless Chromium session (selenium WebDriver) with a fresh profile; the caller quits it.
-    `tz`: the browser's own time zone (UTC by default, so that WIT on the page is the app's doing)."""
+def chromium(width: int = 1280, height: int = 900, downloads: Path | None = None, tz: str = "UTC",
+             profile: Path | None = None):
+    """A new headless Chromium session (selenium WebDriver) with a fresh profile (in `profile` if given); the
+    caller quits it. `tz`: the browser's own time zone (UTC by default, so that WIT on the page is the app's
+    doing)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    ensure_chromium()
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to download anything
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='hadir-chromium-')}")
+    options.add_argument(f"--user-data-dir={profile or tempfile.mkdtemp(prefix='hadir-chromium-')}")
     options.add_argument(f"--window-size={width},{height}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     if downloads is not None:
@@ -62,3 +71,16 @@ def set_viewport(driver, width: int, height: int) -> None:
     inner = driver.execute_script("return window.innerWidth")
     if inner != width:
         raise RuntimeError(f"could not make the viewport {width} px wide (it is {inner} px)")
+
+
+def viewport(driver, width: int, height: int) -> None:  # noqa: ANN001
+    """Make the page area exactly width x height by device emulation (the window size includes the frame)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+def screenshot(driver, name: str) -> Path:  # noqa: ANN001
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path

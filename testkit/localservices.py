@@ -139,7 +139,8 @@ def start_mosquitto(workdir: Path, port: int | None = None, extra_config: str = 
 # ---------------------------------------------------------------------------------------------- influxdb
 
 
-def start_influxdb(workdir: Path) -> Service:
+def start_influxdb(workdir: Path, data_config: str = "") -> Service:
+    """`data_config`: extra lines for the [data] section (e.g. how soon the cache is written to TSM files)."""
     import httpx  # the hub's HTTP client: only the InfluxDB launcher needs it (edge-only installs lack it)
 
     exe = binary("influxd")
@@ -156,6 +157,7 @@ bind-address = "127.0.0.1:{rpc}"
   dir = "{workdir}/data"
   wal-dir = "{workdir}/wal"
   query-log-enabled = false
+{data_config}
 [monitor]
   store-enabled = false
 [http]
@@ -199,8 +201,9 @@ def _dm(value: float, lat: bool) -> tuple[str, str]:
 
 
 def nmea_block(lat: float, lon: float, when: datetime, sats: int = 8, hdop: float = 0.9,
-               fix: bool = True) -> bytes:
-    """GGA + GSA (exactly 12 satellite fields, or gpsd ignores it) + GSV + RMC for one epoch."""
+               fix: bool = True, gsv: bool = True) -> bytes:
+    """GGA + GSA (exactly 12 satellite fields, or gpsd ignores it) + GSV + RMC for one epoch. `gsv=False`:
+    a receiver that sends no satellites-in-view sentences (gpsd then sends no SKY report)."""
     hms = when.strftime("%H%M%S.00")
     la, ns = _dm(lat, True)
     lo, ew = _dm(lon, False)
@@ -208,22 +211,22 @@ def nmea_block(lat: float, lon: float, when: datetime, sats: int = 8, hdop: floa
     used += [""] * (12 - len(used))
     gga = f"GPGGA,{hms},{la},{ns},{lo},{ew},{1 if fix else 0},{sats if fix else 0:02d},{hdop:.1f},12.0,M,0.0,M,,"
     gsa = f"GPGSA,A,{3 if fix else 1},{','.join(used)},1.5,{hdop:.1f},1.1"
-    gsv = []
+    gsv_lines = []
     in_view = max(sats, 4)
     pages = (in_view + 3) // 4
     for page in range(pages):
         sv = [f"{n + 1:02d},{30 + 5 * n},{(40 * n) % 360:03d},{40 if fix else 0}"
               for n in range(page * 4, min(in_view, page * 4 + 4))]
-        gsv.append(f"GPGSV,{pages},{page + 1},{in_view:02d}," + ",".join(sv))
+        gsv_lines.append(f"GPGSV,{pages},{page + 1},{in_view:02d}," + ",".join(sv))
     rmc = f"GPRMC,{hms},{'A' if fix else 'V'},{la},{ns},{lo},{ew},0.0,0.0,{when:%d%m%y},,,A"
-    return b"".join(_sentence(s) for s in (gga, gsa, *gsv, rmc))
+    return b"".join(_sentence(s) for s in (gga, gsa, *(gsv_lines if gsv else []), rmc))
 
 
 class NmeaServer:
     """Streams NMEA for a position (changeable while running) to every client, 5 epochs a second."""
 
-    def __init__(self, lat: float, lon: float, sats: int = 8, hdop: float = 0.9):
-        self.lat, self.lon, self.sats, self.hdop, self.fix = lat, lon, sats, hdop, True
+    def __init__(self, lat: float, lon: float, sats: int = 8, hdop: float = 0.9, gsv: bool = True):
+        self.lat, self.lon, self.sats, self.hdop, self.fix, self.gsv = lat, lon, sats, hdop, True, gsv
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -247,7 +250,7 @@ class NmeaServer:
             while not self._stop.is_set():
                 try:
                     conn.sendall(nmea_block(self.lat, self.lon, datetime.now(timezone.utc), self.sats,
-                                            self.hdop, self.fix))
+                                            self.hdop, self.fix, self.gsv))
                 except OSError:
                     return
                 time.sleep(0.2)

@@ -73,7 +73,7 @@ def gpsd(tmp_path_factory):
 def pipeline():
     from edge.infer.pipeline import FacePipeline
 
-    return FacePipeline(detector="short", threads=2)
+    return FacePipeline(threads=2)  # the shipped detector ("auto": multi-scale)
 
 
 @pytest.fixture(scope="session")

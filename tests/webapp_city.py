@@ -189,7 +189,7 @@ def main() -> None:  # pragma: no cover - manual use
 
     from hub.api.app import create_app
     from hub.ingest.metrics import IngestMetrics
-    from hub.tpp.policy import load_policy
+    from hub.payroll.policy_file import load_policy
 
     city = seed(Path(sys.argv[1]))
     app = create_app(store=city.store, master=city.master, registry=city.registry, policy=load_policy(),

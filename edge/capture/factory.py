@@ -9,12 +9,19 @@ from edge.capture.base import FrameSource
 
 
 def open_source(spec: str, start_at: datetime | None = None) -> FrameSource:
-    """`picamera2[:WxH]`, `usb:0`, `gst:<pipeline>`, `rtsp://...`, a folder of images, or a video file."""
+    """`picamera2[:WxH]`, `usb:0`, `gst:<pipeline>`, `rtsp://...`, a folder of images, a video file, or
+    `loop:<video file>` (played in real time, over and over, as a live camera: demonstrations, tests)."""
     if spec.startswith("picamera2"):
         from edge.capture.picamera_source import PiCameraSource
 
         w, h = (int(x) for x in spec.split(":", 1)[1].split("x")) if ":" in spec else (1280, 720)
         return PiCameraSource(w, h)
+    if spec.startswith("loop:"):
+        from edge.capture.loop_source import LoopingFileSource
+
+        if not Path(spec[5:]).is_file():
+            raise FileNotFoundError(f"source {spec!r}: no video file {spec[5:]!r}")
+        return LoopingFileSource(spec[5:])
     from edge.capture.opencv_source import OpenCvSource
 
     if spec.startswith("usb:"):

@@ -20,8 +20,9 @@ class Embedder:
         name = self.entry.get("output_name")
         self._output = next((i for i, o in enumerate(self.model.outputs) if o["name"] == name), 0) if name else 0
         self.dim = int(self.model.outputs[self._output]["shape"][-1])
-        self.default_accept = float(self.entry.get("default_accept", 0.92))
-        self.default_unknown_below = float(self.entry.get("default_unknown_below", 0.915))
+        # Shipped open-set thresholds of this model (manifest; docs/accuracy.md says how they were chosen).
+        self.default_accept = float(self.entry["default_accept"])
+        self.default_unknown_below = float(self.entry["default_unknown_below"])
 
     def embed(self, chip_rgb: np.ndarray) -> np.ndarray:
         x = chip_rgb.astype(np.float32)

@@ -1,14 +1,16 @@
 """Liveness behind one small interface.
 
-- `PlanarityCheck` (passive, walk-past terminals): across a track, the landmarks of a flat photo (printed
-  or on a screen) move as a plane, so one homography maps the first frame's landmarks onto any later
-  frame's almost exactly; a real head turning or nodding shows parallax (nose and ears move against the
-  eyes), which a homography cannot explain. Score = how much the landmarks deviate from the best plane.
-- `BlinkCheck` (active, field devices): the user is asked to blink; the face mesh's eye aspect ratio must
-  drop and recover within the window.
+- `judge_track` with `PassivePolicy` (walk-past terminals, the default): over a whole track, texture
+  (MiniFASNet, edge/infer/texture.py), non-rigid face motion and blinks (edge/infer/cues.py) give one of
+  three results, live / spoof / inconclusive, with the measured scores. edge/decide/liveness_gate.py
+  holds each decision until its track's verdict is in.
+- `PlanarityCheck` (the older passive check, `recognition.liveness = "planarity"`): across the frames a
+  decision carries, the landmarks of a flat photo move as a plane (one homography maps them); a real head
+  shows parallax. On real footage it called most real faces flat over 6 frames (docs/accuracy.md).
+- `BlinkCheck` (mesh eye aspect ratio): kept for reference; the mesh's lids barely move in real blinks.
+  The field device's challenges (blink from the iris model's eyelids, head turns) are edge/infer/active.py.
 
-Both are measured as APCER / BPCER (ISO/IEC 30107-3) on generated sequences: see docs/accuracy.md.
-Neither is proof against a replayed video of a live face on a screen; say so where it matters.
+Measured as APCER / BPCER (ISO/IEC 30107-3) on real footage and generated attacks: docs/accuracy.md.
 """
 
 from __future__ import annotations
@@ -139,3 +141,51 @@ class BlinkCheck:
         after = values[low + 1:].max(initial=0.0) / baseline
         passed = dip <= self.closed_ratio and before >= self.open_ratio and after >= self.open_ratio
         return Liveness(method=self.method, passed=passed, score=round(float(np.clip(1 - dip, 0, 1)), 4))
+
+
+# ------------------------------------------------------------------------------- walk-past, whole track
+
+
+@dataclass(frozen=True)
+class PassivePolicy:
+    """Walk-past liveness over a whole track (a walk-past lasts 1-3 s). Three outcomes:
+
+    - spoof: the texture cue says print or screen (median score below `spoof_below`);
+    - live: the texture says real (median at or above `live_above`) and the face moves as a face does, not
+      as a picture: non-rigid motion (`cues.nonrigid` >= `nonrigid_min`) or a blink;
+    - inconclusive: anything else (too short, a face that does not move, texture in between). Never
+      counted as attendance and never dropped: the hub lists it for review.
+    Thresholds from ../shared/faces/video and prints/replays generated from it (docs/accuracy.md).
+    """
+
+    spoof_below: float = 0.3
+    live_above: float = 0.6
+    nonrigid_min: float = 0.02
+    min_frames: int = 5
+    min_seconds: float = 0.4
+    decide_after_s: float = 1.0  # a conclusive verdict may be given once the track is this old
+    max_wait_s: float = 3.0  # a held decision is released with whatever the verdict is by then
+    max_cues: int = 150  # frames kept per track (the oldest are thinned out beyond this)
+    method: str = "passive"
+
+
+def judge_track(cues: Sequence, policy: PassivePolicy = PassivePolicy()) -> Liveness:
+    """The walk-past verdict for one track's cues (edge/infer/cues.py FrameCue), with what was measured."""
+    from edge.infer.cues import blinks, nonrigid
+
+    seconds = (cues[-1].at - cues[0].at) if cues else 0.0
+    scores = {"frames": float(len(cues)), "seconds": round(seconds, 3)}
+    if len(cues) < policy.min_frames or seconds < policy.min_seconds:
+        return Liveness(method=policy.method, passed=False, score=0.0, result="inconclusive", scores=scores)
+    texture = float(np.median([c.texture for c in cues]))
+    motion = nonrigid(cues)
+    blink_count = len(blinks(cues)) if cues[0].openings is not None else 0
+    scores.update(texture=round(texture, 4), nonrigid=round(motion, 4), blinks=float(blink_count))
+    if texture < policy.spoof_below:
+        result = "spoof"
+    elif texture >= policy.live_above and (motion >= policy.nonrigid_min or blink_count > 0):
+        result = "live"
+    else:
+        result = "inconclusive"
+    return Liveness(method=policy.method, passed=result == "live", score=round(float(np.clip(texture, 0, 1)), 4),
+                    result=result, scores=scores)

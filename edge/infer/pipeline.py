@@ -1,4 +1,4 @@
-"""One frame in, analysed faces out: detect -> align -> quality gate -> embed."""
+"""One frame in, analysed faces out: detect -> align -> quality -> embed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 from edge.infer.align import AlignmentTemplate
-from edge.infer.detect import Detection, FaceDetector
+from edge.infer.detect import Detection, FaceDetector, MultiScaleDetector
 from edge.infer.embed import Embedder
 from edge.infer.quality import Quality, QualityLimits, assess
 
@@ -24,7 +24,7 @@ class Face:
     detection: Detection
     quality: Quality
     chip: np.ndarray = field(repr=False)
-    embedding: np.ndarray | None = field(default=None, repr=False)  # None when the quality gate failed
+    embedding: np.ndarray | None = field(default=None, repr=False)  # None: not embedded (quality refusal)
     mesh: np.ndarray | None = field(default=None, repr=False)  # 468 x 3 face-mesh points, for liveness
 
 
@@ -40,11 +40,22 @@ def check_frame(rgb: object) -> np.ndarray:
     return rgb
 
 
+DetectorChoice = Literal["auto", "short", "full", "both"]
+
+
 class FacePipeline:
-    def __init__(self, detector: Literal["short", "full", "both"] = "short", threads: int = 1,
-                 limits: QualityLimits | None = None, mesh: bool = False, embedder: str = "dlib_resnet_v1"):
-        variants = ["short", "full"] if detector == "both" else [detector]
-        self.detectors = [FaceDetector(v, threads) for v in variants]
+    """detector "auto" (default): short-range BlazeFace over the frame and tiles, faces from `min_face_px`
+    at any resolution; "short" / "full" / "both": one pass of those models over the whole frame."""
+
+    def __init__(self, detector: DetectorChoice = "auto", threads: int = 1, limits: QualityLimits | None = None,
+                 mesh: bool = False, embedder: str = "dlib_resnet_v1", min_face_px: float = 40.0,
+                 tiles_per_frame: int = 8):
+        if detector == "auto":
+            self.detectors: list[FaceDetector | MultiScaleDetector] = [
+                MultiScaleDetector(min_face_px, threads, tiles_per_frame)]
+        else:
+            self.detectors = [FaceDetector(v, threads) for v in (["short", "full"] if detector == "both"
+                                                                 else [detector])]
         self.embedder = Embedder(embedder, threads)
         self.template = AlignmentTemplate.for_model(self.embedder.model_id)
         self.limits = limits or QualityLimits()
@@ -58,11 +69,14 @@ class FacePipeline:
     def model_id(self) -> str:
         return self.embedder.model_id
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, stream: bool = True) -> list[Detection]:
+        """Faces in a frame. `stream`: a frame of a video (the multi-scale detector then spreads its tiles
+        over successive frames); False for a still photo (every tile searched)."""
         rgb = check_frame(rgb)
         found: list[Detection] = []
         for det in self.detectors:
-            for d in det.detect(rgb):
+            dets = det.detect(rgb, stream=stream) if isinstance(det, MultiScaleDetector) else det.detect(rgb)
+            for d in dets:
                 # With both detectors, keep one detection per face.
                 if all(np.linalg.norm(d.centre - f.centre) > 0.3 * f.size for f in found):
                     found.append(d)
@@ -71,7 +85,7 @@ class FacePipeline:
     def analyse_detection(self, rgb: np.ndarray, detection: Detection, embed: bool = True) -> Face:
         chip = self.template.align(rgb, detection.keypoints)
         quality = assess(detection, chip, self.limits)
-        embedding = self.embedder.embed(chip) if embed and quality.ok else None
+        embedding = self.embedder.embed(chip) if embed and quality.usable else None
         mesh = self.mesh.landmarks(rgb, detection.box)[0] if self.mesh is not None and embedding is not None else None
         return Face(detection, quality, chip, embedding, mesh)
 
@@ -83,4 +97,4 @@ class FacePipeline:
 
             scale = MAX_SIDE / max(rgb.shape[:2])
             rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return [self.analyse_detection(rgb, d) for d in self.detect(rgb)]
+        return [self.analyse_detection(rgb, d) for d in self.detect(rgb, stream=False)]

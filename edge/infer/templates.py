@@ -38,7 +38,7 @@ def face_to_template(pipeline: FacePipeline, rgb: np.ndarray | None) -> tuple[Fa
         if sizes[1] > 0.6 * sizes[0]:
             return None, f"{len(faces)} faces of similar size: use a photo of one person"
     face = max(faces, key=lambda f: f.detection.size)
-    if face.embedding is None:
+    if face.embedding is None or not face.quality.ok:  # enrolment keeps the strict gates
         return None, "; ".join(face.quality.reasons)
     q = face.quality
     return face, f"ok (eyes {q.eye_distance_px:.0f} px, sharpness {q.sharpness:.0f}, yaw {q.yaw:.2f})"

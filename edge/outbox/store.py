@@ -127,6 +127,11 @@ class Outbox:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
+    def holds(self, key: str) -> bool:
+        """Whether the event `key` still waits for the hub's acknowledgement."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM events WHERE key = ?", (key,)).fetchone() is not None
+
     def last_seq(self) -> int:
         with self._lock:
             return self._db.execute("SELECT last_seq FROM chain").fetchone()[0]

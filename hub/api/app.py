@@ -7,15 +7,21 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from hub.api import errors
-from hub.api.routes import app_views, attendance, devices, review, stream, system, webapp
+from hub.api.auth import INVALID, read_token, still_valid
+from hub.api.errors import ApiError
+from hub.api.guard import RequestGuard
+from hub.api.openapi import document_errors
+from hub.api.pages import install_docs
+from hub.api.routes import app_views, attendance, calendar, corrections, devices, review, stream, system, users, webapp
 from hub.api.routes import enrolment as enrolment_routes
 from hub.api.routes import master as master_routes
+from hub.api.throttle import LoginThrottle
 from hub.attendance import Attendance
 from hub.config import MapSettings
 from hub.enrolment import Enrolment
@@ -23,15 +29,21 @@ from hub.ingest.metrics import IngestMetrics
 from hub.ingest.quarantine import Quarantine
 from hub.live import Broadcaster
 from hub.master import MasterData
+from hub.payroll.policy_file import load_policy
 from hub.registry import DeviceRegistry
 from hub.results import LiveResults
-from hub.service import Hub
+from hub.service import Hub, scrape_token
 from hub.store.base import EventStore
-from hub.tpp.policy import Policy, load_policy
+from hub.tpp.policy import Policy
 
-log = logging.getLogger(__name__)
 # `hadir-hub run` passes its config file to the app factory (uvicorn imports the API, the CLI does not).
 CONFIG_ENV = "HADIR_HUB_CONFIG"
+log = logging.getLogger("hadir.hub.api")
+
+
+def system_clock() -> datetime:
+    """Now, in UTC: the API's default clock (tests inject a fixed one)."""
+    return datetime.now(timezone.utc)
 
 
 def api_secret(data_dir: Path) -> bytes:
@@ -48,23 +60,41 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
                metrics: IngestMetrics, secret: bytes, broadcaster: Broadcaster | None = None,
                enrolment: Callable[[], Enrolment] | None = None,
                push_galleries: Callable[[], int] | None = None, quarantine: Quarantine | None = None,
-               map_settings: MapSettings | None = None, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    """The API and web app over a hub's stores. `clock` (UTC, zone-aware) is the moment "now" of the board
-    and the month; tests set it. Feed `app.state.results.on_stored` with every stored event."""
-    app = FastAPI(title="Hadir hub API", version="1",
+               map_settings: MapSettings | None = None, max_body_bytes: int = 25_000_000,
+               metrics_token: str | None = None, clock: Callable[[], datetime] = system_clock) -> FastAPI:
+    """The API and web app over the hub's stores. `metrics_token`: a fixed credential Prometheus may present at
+    /metrics. `clock` gives the moment of each request (time zone aware): what "today" is for the board, provisional
+    months, the PP 94 year so far and the web app's results; tests set it. Feed `app.state.results.on_stored`
+    with every stored event."""
+    app = FastAPI(title="Hadir hub API", version="1", docs_url=None, redoc_url=None,
                   description="Attendance and TPP for Pemerintah Kota Ambon. Times in WIT (Asia/Jayapura); "
                               "labels for officers in Bahasa Indonesia.")
     app.state.store, app.state.master, app.state.registry = store, master, registry
     app.state.policy, app.state.metrics, app.state.secret = policy, metrics, secret
     app.state.attendance = Attendance(store, master, policy)
+    app.state.clock = clock
+    ramadan = app.state.attendance.ramadan(clock().astimezone(app.state.attendance.tz).date())
+    if ramadan.warning:
+        log.warning(ramadan.warning)
     app.state.broadcaster = broadcaster or Broadcaster()
     app.state.enrolment, app.state.push_galleries = enrolment, push_galleries or (lambda: 0)
     app.state.quarantine, app.state.map_settings = quarantine, map_settings or MapSettings()
     app.state.results = LiveResults(app.state.attendance, registry, clock=clock)
+    app.state.metrics_token = metrics_token
+    app.state.login_throttle = LoginThrottle()
+    app.state.stream_recheck_s = 5.0  # how soon a live stream notices that its token ended
     errors.install(app)
-    for module in (system, master_routes, enrolment_routes, attendance, devices, stream, app_views, review):
-        app.include_router(module.router)
+    for module in (system, users, master_routes, corrections, enrolment_routes, attendance, calendar, devices,
+                   review, stream, app_views):
+        app.include_router(document_errors(module.router))
     webapp.install(app)
+    install_docs(app)
+
+    def authenticate(token: str) -> None:
+        if still_valid(master, read_token(secret, token)) is None:
+            raise ApiError(401, "unauthenticated", INVALID)
+
+    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, authenticate=authenticate)
     return app
 
 
@@ -75,7 +105,8 @@ def app_for_hub(hub: Hub) -> FastAPI:
                      policy=load_policy(hub.settings.policy), metrics=hub.metrics,
                      secret=api_secret(hub.settings.data_dir), broadcaster=hub.broadcaster,
                      enrolment=lambda: hub.enrolment, push_galleries=hub.push_galleries, quarantine=hub.quarantine,
-                     map_settings=hub.settings.map)
+                     map_settings=hub.settings.map, max_body_bytes=hub.settings.api_max_body_mb * 1_000_000,
+                     metrics_token=scrape_token(hub.settings.data_dir))
     hub.add_listener(app.state.results.on_stored)
     return app
 

@@ -1,4 +1,9 @@
-"""Bearer tokens (HMAC-signed, short-lived) issued for a username and password; roles and OPD scope."""
+"""Bearer tokens (HMAC-signed, short-lived) issued for a username and password; roles and OPD scope.
+
+A token names its user, the user's token epoch and its own id. Each request checks it against the
+current user (exists, enabled, same epoch, not logged out), so disabling a user, changing a password
+or a role, or logging out ends a token at once rather than at its expiry.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,21 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.api.errors import ApiError
+from hub.master import MasterData
+from hub.users import session_user
 
 TOKEN_TTL_S = 3600
 bearer = HTTPBearer(auto_error=False)
+INVALID = "invalid or expired token: log in again at POST /auth/token"
 
 
 @dataclass(frozen=True)
@@ -24,15 +34,20 @@ class Principal:
     role: str  # admin, opd, payroll, auditor, employee
     opd_code: str | None = None
     nip: str | None = None
+    token_id: str = ""
+    expires_at: int = 0  # unix seconds
+    epoch: int = 0
 
     @property
     def reads_all(self) -> bool:
         return self.role in ("admin", "payroll", "auditor")
 
 
-def issue_token(secret: bytes, p: Principal, now: float | None = None) -> str:
-    payload = json.dumps({"u": p.username, "r": p.role, "o": p.opd_code, "n": p.nip,
-                          "exp": int((now or time.time()) + TOKEN_TTL_S)}, separators=(",", ":")).encode()
+def issue_token(secret: bytes, p: Principal, now: float | None = None, epoch: int = 0) -> str:
+    """A signed token for `p`, valid TOKEN_TTL_S seconds while the user's token epoch stays `epoch`."""
+    payload = json.dumps({"u": p.username, "r": p.role, "o": p.opd_code, "n": p.nip, "v": epoch,
+                          "j": secrets.token_hex(8), "exp": int((now or time.time()) + TOKEN_TTL_S)},
+                         separators=(",", ":")).encode()
     sig = hmac.new(secret, payload, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + \
         base64.urlsafe_b64encode(sig).decode().rstrip("=")
@@ -43,23 +58,40 @@ def _b64(text: str) -> bytes:
 
 
 def read_token(secret: bytes, token: str) -> Principal:
+    """The claims of a well-signed, unexpired token (not yet checked against the user); else 401.
+    The message never says what was wrong with the token beyond that."""
     try:
         payload_b64, sig_b64 = token.split(".")
         payload = _b64(payload_b64)
         if not hmac.compare_digest(hmac.new(secret, payload, hashlib.sha256).digest(), _b64(sig_b64)):
             raise ValueError("bad signature")
         data = json.loads(payload)
-    except (ValueError, TypeError) as exc:
-        raise ApiError(401, "unauthenticated", f"invalid token: {exc}") from None
-    if data["exp"] < time.time():
-        raise ApiError(401, "unauthenticated", "token expired: ask for a new one at POST /auth/token")
-    return Principal(data["u"], data["r"], data["o"], data["n"])
+        p = Principal(data["u"], data["r"], data["o"], data["n"], data.get("j", ""), int(data["exp"]),
+                      int(data.get("v", 0)))
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise ApiError(401, "unauthenticated", INVALID) from None
+    if p.expires_at < time.time():
+        raise ApiError(401, "unauthenticated", INVALID)
+    return p
+
+
+def still_valid(master: MasterData, p: Principal) -> Principal | None:
+    """`p` refreshed from the user's current record, or None when its token no longer holds."""
+    if p.expires_at < time.time():
+        return None
+    user = session_user(master, p.username, p.epoch, p.token_id)
+    if user is None:
+        return None
+    return replace(p, role=user.role, opd_code=user.opd_code, nip=user.nip)
 
 
 def current(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
     if creds is None:
         raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>' (POST /auth/token)")
-    return read_token(request.app.state.secret, creds.credentials)
+    p = still_valid(request.app.state.master, read_token(request.app.state.secret, creds.credentials))
+    if p is None:
+        raise ApiError(401, "unauthenticated", INVALID)
+    return p
 
 
 def require(*roles: str):
@@ -69,6 +101,15 @@ def require(*roles: str):
         return p
 
     return dependency
+
+
+def expires(p: Principal) -> datetime:
+    return datetime.fromtimestamp(p.expires_at, timezone.utc)
+
+
+def not_found(nip: str) -> ApiError:
+    """The same answer for a NIP that does not exist and one outside the caller's scope."""
+    return ApiError(404, "not_found", f"no employee with NIP {nip}", "nip")
 
 
 def scope_opd(p: Principal, opd_code: str | None) -> str | None:
@@ -83,10 +124,12 @@ def scope_opd(p: Principal, opd_code: str | None) -> str | None:
 
 
 def scope_employee(p: Principal, nip: str, employee_opd: str | None) -> None:
+    """Pass when `p` may see employee `nip`; otherwise 404, exactly as for a NIP that does not exist, so a
+    caller cannot learn which NIPs exist outside their scope."""
     if p.reads_all:
         return
     if p.role == "opd" and employee_opd == p.opd_code:
         return
     if p.role == "employee" and p.nip == nip:
         return
-    raise ApiError(403, "forbidden", f"{p.username} may not see employee {nip}")
+    raise not_found(nip)

@@ -28,6 +28,13 @@ class GpsHistory:
                          "day TEXT, seq INTEGER, at TEXT, PRIMARY KEY (device_id, seq))")
         self._db.execute("CREATE INDEX IF NOT EXISTS fixes_coord ON fixes (lat_e7, lon_e7)")
 
+    def older_than(self, cutoff: datetime, *, delete: bool = False) -> int:
+        """How many fixes were captured before `cutoff`; with delete=True, delete them (retention)."""
+        verb = "DELETE" if delete else "SELECT COUNT(*)"
+        with self._lock:
+            cur = self._db.execute(f"{verb} FROM fixes WHERE julianday(at) < julianday(?)", (cutoff.isoformat(),))
+            return cur.rowcount if delete else cur.fetchone()[0]
+
     def check(self, ev: AttendanceEvent) -> list[str]:
         """Flags for this event's fix, and remember it (idempotent per device and sequence)."""
         if ev.gps is None or ev.gps.fixed_site or ev.gps.mode < 2:

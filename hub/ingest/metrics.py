@@ -19,6 +19,14 @@ class IngestMetrics:
         self.lag = Histogram("hadir_ingest_lag_seconds", "hub receive time minus device capture time",
                              buckets=(0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 86400), registry=r)
         self.online = Gauge("hadir_devices_online", "devices whose last state is online", registry=r)
+        # Per device (a city has a few hundred): what the fleet alerts need.
+        self.device_seen = Gauge("hadir_device_last_telemetry_timestamp_seconds",
+                                 "when the hub last received the device's telemetry (Unix time)", ["device"],
+                                 registry=r)
+        self.device_outbox = Gauge("hadir_device_outbox_depth", "events waiting in the device's outbox", ["device"],
+                                   registry=r)
+        self.device_free_mb = Gauge("hadir_device_outbox_free_mb", "free space for the device's outbox", ["device"],
+                                    registry=r)
 
     def rejected_counts(self) -> dict[str, int]:
         out = {}

@@ -21,6 +21,14 @@ class Quarantine:
             self._db.execute("INSERT INTO quarantine (received_at, topic, reason, detail, payload) "
                              "VALUES (?, ?, ?, ?, ?)", (at.isoformat(), topic, reason, detail, payload[:65536]))
 
+    def older_than(self, cutoff: datetime, *, delete: bool = False) -> int:
+        """How many entries were received before `cutoff`; with delete=True, delete them (retention)."""
+        verb = "DELETE" if delete else "SELECT COUNT(*)"
+        with self._lock:
+            cur = self._db.execute(f"{verb} FROM quarantine WHERE julianday(received_at) < julianday(?)",
+                                   (cutoff.isoformat(),))
+            return cur.rowcount if delete else cur.fetchone()[0]
+
     def entries(self) -> list[tuple[str, str, str, bytes]]:
         with self._lock:
             return self._db.execute("SELECT topic, reason, detail, payload FROM quarantine ORDER BY id").fetchall()

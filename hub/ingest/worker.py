@@ -54,12 +54,13 @@ class Ingest:
 
     def __init__(self, store: EventStore, registry: DeviceRegistry, quarantine: Quarantine,
                  metrics: IngestMetrics | None = None, policy: VerifyPolicy | None = None,
-                 on_stored: Callable[[StoredEvent], None] | None = None, gps_history: GpsHistory | None = None):
+                 on_stored: Callable[[StoredEvent], None] | None = None, gps_history: GpsHistory | None = None,
+                 on_state: Callable[[DeviceState], None] | None = None):
         self.store, self.registry, self.quarantine = store, registry, quarantine
         self.gps_history = gps_history
         self.metrics = metrics or IngestMetrics()
         self.policy = policy or VerifyPolicy()
-        self.on_stored = on_stored
+        self.on_stored, self.on_state = on_stored, on_state
         # Recently stored key -> hash: chain checks of the next events rarely need the store.
         self._recent: OrderedDict[str, str] = OrderedDict()
         self._recent_max = 200_000
@@ -84,9 +85,20 @@ class Ingest:
             if isinstance(model, DeviceState):
                 self.registry.record_state(model, msg.received_at)
                 self.metrics.online.set(self.registry.online_count())
+                log.info("device %s is %s (gallery v%d, last seq %d)", model.device_id, model.state,
+                         model.gallery_version, model.last_seq)
+                if self.on_state:
+                    try:
+                        self.on_state(model)
+                    except Exception:  # a failed gallery push must not stop ingest; the next connect retries
+                        log.exception("handling the state of %s failed", model.device_id)
                 continue
             if isinstance(model, Telemetry):
                 self.registry.record_telemetry(model, msg.received_at)
+                self.metrics.device_seen.labels(model.device_id).set(msg.received_at.timestamp())
+                self.metrics.device_outbox.labels(model.device_id).set(model.outbox_depth)
+                if model.outbox_free_mb is not None:
+                    self.metrics.device_free_mb.labels(model.device_id).set(model.outbox_free_mb)
                 continue
             if not isinstance(model, AttendanceEvent):  # parse(..., "up") admits only uplink models
                 self._refuse(msg, "bad_topic", f"unexpected {type(model).__name__} on an uplink topic")
@@ -140,6 +152,9 @@ class Ingest:
             if self.on_stored:
                 self.on_stored(item)
         now = utcnow()
+        if events or rejected:
+            log.info("batch of %d messages: %d events stored or re-acknowledged from %d devices, %d refused",
+                     len(batch), sum(map(len, stored.values())), len(stored), sum(map(len, rejected.values())))
         return [Ack(device_id=d, keys=stored.get(d, []), rejected=rejected.get(d, {}), stored_at=now)
                 for d in sorted(set(stored) | set(rejected))]
 

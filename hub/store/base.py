@@ -42,6 +42,14 @@ class StoredEvent:
                    tuple(data["flags"]))
 
 
+@dataclass(frozen=True)
+class Expired:
+    """One device's events past a retention cutoff, for the retention job (hub/retention.py)."""
+
+    candidates: list[tuple[int, str]]  # (seq, hash) of events captured and received before the cutoff, by seq
+    first_kept_seq: int | None  # the lowest seq of the device's events that are not past the cutoff
+
+
 class EventStore(Protocol):
     """Raw events, kept unchanged. Writes are idempotent by key; nothing assumes per-device order."""
 
@@ -64,5 +72,18 @@ class EventStore(Protocol):
         ...
 
     def count(self) -> int: ...
+
+    def devices(self) -> list[str]:
+        """Every device with at least one stored event."""
+        ...
+
+    def expired(self, device_id: str, cutoff: datetime) -> Expired:
+        """The device's events captured and received before `cutoff` (both: a wrong device clock cannot
+        make a fresh event look old), and the first sequence number that stays."""
+        ...
+
+    def delete_through(self, device_id: str, seq: int) -> int:
+        """Delete the device's events with sequence numbers up to `seq` (a chain prefix); returns how many."""
+        ...
 
     def close(self) -> None: ...

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import httpx
 
 from hadir.contract import DEVICE_ID_PATTERN
-from hub.store.base import PutResult, StoredEvent
+from hub.store.base import Expired, PutResult, StoredEvent
 
 MEASUREMENT = "attendance_event"
 _KEY_RE = re.compile(DEVICE_ID_PATTERN[:-1] + r":\d+$")
@@ -40,6 +40,7 @@ def line(item: StoredEvent) -> str:
         "key": _str_field(ev.key), "seq": f"{ev.seq}i", "score": repr(float(ev.score)),
         "employee_id": _str_field(ev.employee_id or ""), "hash": _str_field(item.hash),
         "liveness_passed": "true" if ev.liveness.passed else "false",
+        "liveness_result": _str_field(ev.liveness.outcome or "none"),
         "received_at": _str_field(item.received_at.isoformat()), "flags": _str_field(",".join(item.flags)),
         "doc": _str_field(json.dumps(ev.model_dump(mode="json"), separators=(",", ":"))),
     }
@@ -183,6 +184,52 @@ class InfluxEventStore:
             for series in result.get("series", []):
                 total += int(series["values"][0][1])
         return total
+
+    def _rows(self, q: str) -> list[dict]:
+        out = []
+        for result in self.query(q):
+            for series in result.get("series", []):
+                out += [dict(zip(series["columns"], row, strict=True)) for row in series["values"]]
+        return out
+
+    def devices(self) -> list[str]:
+        rows = self._rows(f'SHOW TAG VALUES FROM {MEASUREMENT} WITH KEY = "device_id"')
+        return sorted(r["value"] for r in rows)
+
+    def expired(self, device_id: str, cutoff: datetime) -> Expired:
+        if not re.match(DEVICE_ID_PATTERN, device_id):
+            return Expired([], None)
+        # A point's time is its capture time (ms) plus < 1 ms of sequence: `time < cutoff` is exactly
+        # "captured before the cutoff" for the whole-second cutoffs the retention job uses.
+        where, t = f"device_id = '{device_id}'", _rfc3339(cutoff)
+        candidates, kept = [], []
+        for r in self._rows(f'SELECT "seq", "hash", "received_at" FROM {MEASUREMENT} WHERE {where} AND time < \'{t}\''):
+            received = datetime.fromisoformat(r["received_at"])
+            (candidates if received < cutoff else kept).append((int(r["seq"]), r["hash"]))
+        later = self._rows(f'SELECT MIN("seq") FROM {MEASUREMENT} WHERE {where} AND time >= \'{t}\'')
+        kept_seqs = [s for s, _ in kept] + [int(r["min"]) for r in later if r.get("min") is not None]
+        return Expired(sorted(candidates), min(kept_seqs) if kept_seqs else None)
+
+    def delete_through(self, device_id: str, seq: int) -> int:
+        if not re.match(DEVICE_ID_PATTERN, device_id):
+            return 0
+        where = f"device_id = '{device_id}'"
+        rows = self._rows(f'SELECT "seq" FROM {MEASUREMENT} WHERE {where} AND "seq" <= {seq}')
+        times = [int(r["time"]) for r in rows]
+        if not times:
+            return 0
+        last = max(times)
+        # InfluxQL deletes by tag and time only. One range delete when no later event of the chain lies
+        # inside the range (the usual case); point by point when a device clock went backwards.
+        inside = self._rows(f'SELECT COUNT("seq") FROM {MEASUREMENT} WHERE {where} AND "seq" > {seq} '
+                            f"AND time <= {last}")
+        if not inside or not inside[0].get("count"):
+            self.query(f"DELETE FROM {MEASUREMENT} WHERE {where} AND time <= {last}")
+        else:
+            statements = [f"DELETE FROM {MEASUREMENT} WHERE {where} AND time = {t}" for t in times]
+            for start in range(0, len(statements), 200):
+                self.query(";".join(statements[start:start + 200]))
+        return len(times)
 
     def close(self) -> None:
         self.http.close()

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from hadir.sqlite import connect
-from hub.store.base import PutResult, StoredEvent
+from hub.store.base import Expired, PutResult, StoredEvent
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -114,6 +114,23 @@ class SqliteEventStore:
     def count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    def devices(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT DISTINCT device_id FROM events ORDER BY device_id")]
+
+    def expired(self, device_id: str, cutoff: datetime) -> Expired:
+        t = _ts(cutoff)
+        with self._lock:
+            rows = self._db.execute("SELECT seq, hash FROM events WHERE device_id = ? AND captured_at < ? AND "
+                                    "received_at < ? ORDER BY seq", (device_id, t, t)).fetchall()
+            first = self._db.execute("SELECT MIN(seq) FROM events WHERE device_id = ? AND (captured_at >= ? OR "
+                                     "received_at >= ?)", (device_id, t, t)).fetchone()[0]
+        return Expired([(seq, digest) for seq, digest in rows], first)
+
+    def delete_through(self, device_id: str, seq: int) -> int:
+        with self._lock:
+            return self._db.execute("DELETE FROM events WHERE device_id = ? AND seq <= ?", (device_id, seq)).rowcount
 
     def close(self) -> None:
         with self._lock:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
+from hub.tpp.calendar import DayOff
 from hub.tpp.policy import Policy
-from hub.tpp.resolve import ABSENT, DayResult, Deduction, Employee
+from hub.tpp.resolve import ABSENT, NOT_YET, DayResult, Deduction, Employee
 
 
 @dataclass(frozen=True)
@@ -26,11 +29,30 @@ class TppResult:
     productivity_amount: Decimal
     final_amount: int
     policy: str
+    provisional: bool = False  # the month is not over: days to come are not resolved, today may change
+    as_of: datetime | None = None  # the moment of the calculation, in the policy's time zone
+    days_off: tuple[DayOff, ...] = ()  # the month's scheduled days that are off, with the list they come from
+
+    @property
+    def days_not_yet(self) -> int:
+        """Working days that have not started yet (code BELUM)."""
+        return sum(1 for d in self.days if d.code == NOT_YET)
+
+    @property
+    def tk_days(self) -> int:
+        """TK days that have happened (a provisional TK of today is not counted)."""
+        return sum(1 for d in self.days if d.code == ABSENT and not d.provisional)
 
     def explanation(self) -> list[str]:
         """What a payroll officer reads, in Bahasa Indonesia."""
         lines = [f"TPP dasar Rp {self.base:,}".replace(",", "."),
                  f"Kebijakan: {self.policy}"]
+        if self.provisional:
+            when = f" per {self.as_of:%d-%m-%Y %H:%M}" if self.as_of else ""
+            lines.append(f"SEMENTARA{when}: bulan belum selesai; {self.days_not_yet} hari kerja belum terjadi dan "
+                         f"hari yang masih berlangsung dapat berubah. Hasil akhir setelah bulan berakhir.")
+        for off in self.days_off:
+            lines.append(f"{off.date:%d-%m-%Y} libur ({off.explain()})")
         for d in self.deductions:
             lines.append(f"{d.date:%d-%m-%Y} {d.code}: potongan {d.percent:g}% ({d.rule})")
         lines.append(f"Jumlah potongan {self.deduction_percent:g}%, diterapkan {self.applied_percent:g}% "
@@ -48,23 +70,29 @@ def _dec(value: float) -> Decimal:
 
 
 def longest_tk_streak(days: Sequence[DayResult]) -> int:
-    """Longest run of TK over consecutive working days (weekends and holidays do not break it)."""
+    """Longest run of TK over consecutive working days (weekends and holidays do not break it).
+    Only days that have happened count: a provisional day neither extends nor breaks a run."""
     best = run = 0
-    for day in days:
+    for day in (d for d in days if not d.provisional):
         run = run + 1 if day.code == ABSENT else 0
         best = max(best, run)
     return best
 
 
 def compute_tpp(policy: Policy, employee: Employee, month: str, days: Sequence[DayResult],
-                productivity: float = 1.0) -> TppResult:
+                productivity: float = 1.0, as_of: datetime | None = None,
+                days_off: Sequence[DayOff] = ()) -> TppResult:
+    """TPP of one employee for a month from its resolved days (`resolve_month`).
+
+    Deductions are those of the days so far (a provisional day contributes what has already happened);
+    the zeroing rules count only days that have happened. Raises ValueError for productivity outside 0..1."""
     if not 0.0 <= productivity <= 1.0:
         raise ValueError(f"productivity must be between 0 and 1, got {productivity}")
     deductions = tuple(d for day in days for d in day.deductions)
     total = float(sum(_dec(d.percent) for d in deductions))
     applied = min(total, policy.pay.month_cap_percent)
 
-    tk_days = sum(1 for d in days if d.code == ABSENT)
+    tk_days = sum(1 for d in days if d.code == ABSENT and not d.provisional)
     streak = longest_tk_streak(days)
     z = policy.zeroing
     reason = ""
@@ -82,7 +110,9 @@ def compute_tpp(policy: Policy, employee: Employee, month: str, days: Sequence[D
         nip=employee.nip, month=month, base=employee.tpp_base, productivity=productivity, days=tuple(days),
         deductions=deductions, deduction_percent=total, applied_percent=applied, zeroed=bool(reason),
         zero_reason=reason, discipline_amount=discipline, productivity_amount=productive, final_amount=final,
-        policy=f"{policy.name} v{policy.version} (berlaku {policy.effective_from})")
+        policy=f"{policy.name} v{policy.version} (berlaku {policy.effective_from})",
+        provisional=any(d.provisional for d in days), days_off=tuple(days_off),
+        as_of=as_of.astimezone(ZoneInfo(policy.timezone)) if as_of is not None else None)
 
 
 @dataclass(frozen=True)
@@ -94,8 +124,8 @@ class YearlyDiscipline:
 
 
 def pp94_report(policy: Policy, nip: str, year_days: Sequence[DayResult]) -> YearlyDiscipline:
-    """Cumulative TK days in a year against PP 94/2021's thresholds."""
-    tk = sum(1 for d in year_days if d.code == ABSENT)
+    """Cumulative TK days in a year against PP 94/2021's thresholds (days that have happened only)."""
+    tk = sum(1 for d in year_days if d.code == ABSENT and not d.provisional)
     streak = longest_tk_streak(year_days)
     rules = policy.discipline_pp94
     action = None

@@ -1,20 +1,15 @@
-"""The TPP policy: schedules, windows, bands and pay rules, read from a versioned TOML file."""
+"""The TPP policy: schedules, windows, bands and pay rules as validated plain data.
+
+The policy is a versioned file a city replaces without touching code; reading it is `hub.payroll.policy_file`.
+"""
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Iterable
 from datetime import date, time
-from functools import lru_cache
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 (Jetson)
-    import tomli as tomllib
-
-DEFAULT_POLICY = Path(__file__).with_name("default_policy.toml")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -81,14 +76,27 @@ class DisciplinePP94(_Model):
 
 
 class Holidays(_Model):
-    national: bool = True
+    national: bool = True  # Indonesia's public holidays (the `holidays` package)
+    cuti_bersama: bool = True  # the collective leave days of the SKB (the package's `government` category)
     extra: list[date] = Field(default_factory=list)
 
 
 class Ramadan(_Model):
+    """One year's Ramadan as the government set it (1 Ramadan to the day before 1 Syawal, inclusive)."""
+
     from_: date = Field(alias="from")
     to: date
-    schedule: dict[str, WorkDay]
+    hijri_year: int | None = Field(None, ge=1343, le=1500)
+    source: str = ""  # the decision the dates come from (sidang isbat, an admin's confirmation)
+    schedule: dict[str, WorkDay] | None = None  # None: the policy's [ramadan_schedule]
+
+    @model_validator(mode="after")
+    def _order(self) -> Ramadan:
+        if self.to < self.from_:
+            raise ValueError(f"[[ramadan]] {self.hijri_year or ''}: 'to' {self.to} is before 'from' {self.from_}")
+        if (self.to - self.from_).days > 30:
+            raise ValueError(f"[[ramadan]] {self.from_}..{self.to}: longer than 30 days")
+        return self
 
 
 class Policy(_Model):
@@ -99,7 +107,8 @@ class Policy(_Model):
     windows: Windows = Windows()
     schedule: dict[str, WorkDay]
     shifts: dict[str, dict[str, WorkDay]] = Field(default_factory=dict)  # named schedules, e.g. night guards
-    ramadan: list[Ramadan] = Field(default_factory=list)
+    ramadan_schedule: dict[str, WorkDay] = Field(default_factory=dict)  # working hours during Ramadan
+    ramadan: list[Ramadan] = Field(default_factory=list)  # the known Ramadan dates, one block per year
     holidays: Holidays = Holidays()
     late: list[Band]
     early: list[Band]
@@ -112,7 +121,9 @@ class Policy(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Policy:
-        for table in (self.schedule, *self.shifts.values(), *(r.schedule for r in self.ramadan)):
+        tables = (self.schedule, self.ramadan_schedule, *self.shifts.values(),
+                  *(r.schedule for r in self.ramadan if r.schedule is not None))
+        for table in tables:
             bad = set(table) - set(WEEKDAYS)
             if bad:
                 raise ValueError(f"unknown weekday(s) {sorted(bad)}; use {', '.join(WEEKDAYS)}")
@@ -122,6 +133,8 @@ class Policy(_Model):
             for a, b in zip(bands, bands[1:], strict=False):
                 if a.to_min is None or b.from_min != a.to_min + 1:
                     raise ValueError(f"[[{name}]] bands {a.code} and {b.code} leave a gap or overlap")
+        if any(r.schedule is None for r in self.ramadan) and not self.ramadan_schedule:
+            raise ValueError("a [[ramadan]] block without its own schedule needs [ramadan_schedule]")
         if abs(self.pay.discipline_share + self.pay.productivity_share - 1.0) > 1e-9:
             raise ValueError("pay.discipline_share + pay.productivity_share must be 1")
         return self
@@ -132,22 +145,21 @@ class Policy(_Model):
                 return band.percent
         raise KeyError(code)
 
+    def ramadan_hours(self, day: date) -> dict[str, WorkDay] | None:
+        """The Ramadan schedule when `day` falls in a known Ramadan, else None."""
+        for r in self.ramadan:
+            if r.from_ <= day <= r.to:
+                # No Ramadan hours in the policy at all: the ordinary schedule, never "no working day".
+                return (r.schedule if r.schedule is not None else self.ramadan_schedule) or None
+        return None
 
-def parse_policy(text: str, source: str = "<policy>") -> Policy:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return Policy.model_validate(data)
-    except ValueError as exc:
-        raise ValueError(f"{source}: {exc}") from None
-
-
-@lru_cache(maxsize=8)
-def load_policy(path: Path | str | None = None) -> Policy:
-    """`None` or 'default' gives the shipped default policy."""
-    p = DEFAULT_POLICY if path in (None, "default") else Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"policy file {p} not found")
-    return parse_policy(p.read_text(), str(p))
+    def with_ramadan(self, confirmed: Iterable[Ramadan]) -> Policy:
+        """This policy with Ramadan dates confirmed later (master data): a confirmed year replaces the
+        policy's block for the same Hijri year or overlapping dates."""
+        confirmed = list(confirmed)
+        if not confirmed:
+            return self
+        kept = [r for r in self.ramadan
+                if not any((c.hijri_year is not None and c.hijri_year == r.hijri_year)
+                           or (c.from_ <= r.to and r.from_ <= c.to) for c in confirmed)]
+        return self.model_copy(update={"ramadan": sorted(kept + confirmed, key=lambda r: r.from_)})

@@ -1,18 +1,24 @@
 """Day resolution: raw punches + schedule + holidays + leave + duty orders -> one result per working day.
 
-Pure functions over plain data: no database, no clock, no network. Recompute any month at any time.
+Pure functions over plain data: no database, no clock, no network. Recompute any month at any time. The
+moment of the request (`now`) is an argument: days whose check-in window has not opened are not resolved
+(code BELUM) and a day whose check-out window is still open is provisional.
+
+Seconds: punch times are taken to the second (fractions dropped) and window edges are compared to the
+second; lateness and early leave count the whole minutes of the exact difference, rounded down (in the
+employee's favour) in both directions: 07:30:59 is not late, 15:59:30 before a 16:00 end is not early.
 """
 
 from __future__ import annotations
 
 import calendar
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from hub.tpp.calendar import CityDay, DayOff, days_off
 from hub.tpp.policy import WEEKDAYS, Band, Policy, WorkDay
 
 MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # YYYY-MM, years 1900-2099
@@ -20,6 +26,9 @@ PRESENT = "HADIR"
 ABSENT = "TK"
 LEAVE = "CUTI"
 DUTY = "DL"
+NOT_YET = "BELUM"  # the day's check-in window has not opened yet: nothing has happened
+AWAITING_CHECKIN = "BELUM_HADIR"  # no check-in yet, the check-in window is still open
+AWAITING_CHECKOUT = "BELUM_PULANG"  # no check-out yet, the check-out window is still open
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ class Deduction:
 @dataclass(frozen=True)
 class DayResult:
     date: date
-    code: str  # HADIR, TK, CUTI, DL, or TLn / PSWn joined with '+'
+    code: str  # HADIR, TK, CUTI, DL, BELUM, BELUM_HADIR, or TLn / PSWn / BELUM_PULANG joined with '+'
     start: datetime | None = None  # scheduled start and end, local time
     end: datetime | None = None
     checkin: Punch | None = None
@@ -76,6 +85,7 @@ class DayResult:
     deductions: tuple[Deduction, ...] = ()
     ignored: tuple[tuple[str | None, str], ...] = field(default=())  # (event ref, why)
     note: str = ""
+    provisional: bool = False  # may still change: the day has not started, or its check-out window is open
 
     @property
     def percent(self) -> float:
@@ -85,19 +95,9 @@ class DayResult:
 # ------------------------------------------------------------------------------------------- calendar
 
 
-@lru_cache(maxsize=64)
-def national_holidays(year: int) -> frozenset[date]:
-    import holidays
-
-    return frozenset(holidays.country_holidays("ID", years=year).keys())
-
-
-def holiday_set(policy: Policy, years: Iterable[int], extra: Iterable[date] = ()) -> frozenset[date]:
-    days = set(policy.holidays.extra) | set(extra)
-    if policy.holidays.national:
-        for y in years:
-            days |= national_holidays(y)
-    return frozenset(days)
+def holiday_set(policy: Policy, years: Iterable[int], extra: Iterable[CityDay | date] = ()) -> frozenset[date]:
+    """The non-working dates of `years` (national, cuti bersama, the policy's and the city's lists)."""
+    return frozenset(days_off(policy, years, extra))
 
 
 def month_days(month: str) -> list[date]:
@@ -110,16 +110,18 @@ def workday_for(policy: Policy, employee: Employee, day: date) -> WorkDay | None
     name = WEEKDAYS[day.weekday()]
     if employee.schedule is not None:
         return employee.schedule.get(name)
-    for ramadan in policy.ramadan:
-        if ramadan.from_ <= day <= ramadan.to:
-            return ramadan.schedule.get(name)
-    return policy.schedule.get(name)
+    ramadan = policy.ramadan_hours(day)
+    return (ramadan if ramadan is not None else policy.schedule).get(name)
 
 
-def is_working_day(policy: Policy, employee: Employee, day: date, holidays: frozenset[date]) -> bool:
-    if employee.start and day < employee.start or employee.end and day > employee.end:
-        return False
-    return day not in holidays and workday_for(policy, employee, day) is not None
+def employed(employee: Employee, day: date) -> bool:
+    """Whether `day` lies within the employee's service (start and end inclusive)."""
+    return not (employee.start and day < employee.start or employee.end and day > employee.end)
+
+
+def is_working_day(policy: Policy, employee: Employee, day: date, holidays: Container[date]) -> bool:
+    """`holidays`: the non-working dates (a `days_off` mapping or a set of dates)."""
+    return employed(employee, day) and day not in holidays and workday_for(policy, employee, day) is not None
 
 
 # ------------------------------------------------------------------------------------------ resolution
@@ -132,9 +134,14 @@ def _band(bands: Sequence[Band], minutes: int) -> Band | None:
     return None
 
 
-def _minutes(delta: timedelta) -> int:
-    # Whole minutes: 07:30:59 is not late, 07:31:00 is one minute late.
-    return int(delta.total_seconds() // 60)
+def whole_minutes(delta: timedelta) -> int:
+    """Whole minutes of a non-negative difference, rounded down: 59 s -> 0, 60 s -> 1; negative -> 0."""
+    return max(0, int(delta.total_seconds()) // 60)
+
+
+def to_second(at: datetime) -> datetime:
+    """Punch times count to the second: a fraction never tips a punch over an edge or into a minute."""
+    return at.replace(microsecond=0) if at.microsecond else at
 
 
 def shift_bounds(policy: Policy, workday: WorkDay, day: date) -> tuple[datetime, datetime]:
@@ -153,37 +160,51 @@ def windows(policy: Policy, start: datetime, end: datetime) -> tuple[datetime, d
 
 
 def resolve_day(policy: Policy, employee: Employee, day: date, punches: Sequence[Punch],
-                excuses: Sequence[Excuse] = ()) -> DayResult:
-    """Resolve one working day (the caller checks it is one). `punches` may hold any days' punches."""
+                excuses: Sequence[Excuse] = (), now: datetime | None = None) -> DayResult:
+    """Resolve one working day (the caller checks it is one). `punches` may hold any days' punches.
+
+    `now` (time zone aware): the moment of the request. None resolves the day as complete. Before the
+    check-in window opens the day is BELUM; while the check-in window is open a missing check-in is
+    BELUM_HADIR; while the check-out window is open a missing check-out is BELUM_PULANG; until the
+    check-out window closes the result is provisional. Punches after `now` are listed as ignored.
+    Raises ValueError when the day is not a working day for the employee or the leave type is unknown."""
     workday = workday_for(policy, employee, day)
     if workday is None:
         raise ValueError(f"{day} is not a working day for {employee.nip}")
     start, end = shift_bounds(policy, workday, day)
     opens, midpoint, closes = windows(policy, start, end)
     tz = ZoneInfo(policy.timezone)
+    now = to_second(now) if now is not None else None
+    if now is not None and now < opens:
+        return DayResult(date=day, code=NOT_YET, start=start, end=end, note="belum terjadi", provisional=True)
+    checkin_open = now is not None and now < midpoint
+    in_progress = now is not None and now <= closes
 
     in_day = sorted((p for p in punches if opens - timedelta(hours=6) <= p.at <= closes + timedelta(hours=6)),
                     key=lambda p: p.at)
     ignored: list[tuple[str | None, str]] = []
     valid_in, valid_out = [], []
     for p in in_day:
-        local = p.at.astimezone(tz)
+        local = to_second(p.at).astimezone(tz)
         if not p.valid:
             ignored.append((p.ref, p.reason or "invalid"))
+        elif now is not None and local > now:
+            ignored.append((p.ref, f"after the moment of this calculation ({now.astimezone(tz):%H:%M:%S})"))
         elif opens <= local < midpoint:
             valid_in.append(p)
         elif midpoint <= local <= closes:
             valid_out.append(p)
-        elif local < opens and local >= opens - timedelta(hours=6):
+        elif local < opens:
             ignored.append((p.ref, f"more than {policy.windows.checkin_opens_before_start_min} min before "
                                    f"the start of work ({start:%H:%M}): not a check-in"))
-        elif local > closes:
+        else:
             ignored.append((p.ref, f"after the check-out window closed ({closes:%H:%M})"))
 
     excuse = next((e for e in excuses if e.covers(day)), None)
     checkin = valid_in[0] if valid_in else None
     checkout = valid_out[-1] if valid_out else None
-    base = dict(date=day, start=start, end=end, checkin=checkin, checkout=checkout, ignored=tuple(ignored))
+    base = dict(date=day, start=start, end=end, checkin=checkin, checkout=checkout, ignored=tuple(ignored),
+                provisional=in_progress)
 
     if excuse is not None:
         if excuse.kind == "duty":
@@ -196,26 +217,30 @@ def resolve_day(policy: Policy, employee: Employee, day: date, punches: Sequence
         return DayResult(code=code, deductions=deductions, note=rule, **base)
 
     if checkin is None and checkout is None:
+        if checkin_open:
+            return DayResult(code=AWAITING_CHECKIN, note="belum presensi masuk", **base)
         return DayResult(code=ABSENT, note="tidak ada presensi yang sah",
                          deductions=(Deduction(day, ABSENT, policy.absence.tk_percent,
                                                "absence.tk_percent: no valid punch, no excuse"),), **base)
 
     deductions: list[Deduction] = []
+    pending = ""
     late = early = 0
     if checkin is None:
         code = policy.missing.checkin_code
         deductions.append(Deduction(day, code, policy.band_percent(code), "missing.checkin_code: no check-in"))
     else:
-        late = max(0, _minutes(checkin.at.astimezone(tz) - start))
+        late = whole_minutes(to_second(checkin.at) - start)
         band = _band(policy.late, late)
         if band:
             deductions.append(Deduction(day, band.code, band.percent, f"late {late} min (band {band.code})"))
-    if checkout is None:
+    if checkout is None and in_progress:
+        pending = AWAITING_CHECKOUT
+    elif checkout is None:
         code = policy.missing.checkout_code
         deductions.append(Deduction(day, code, policy.band_percent(code), "missing.checkout_code: no check-out"))
     else:
-        # An early leaver at 15:59:30 left one minute early: count started minutes here.
-        early = max(0, -_minutes(checkout.at.astimezone(tz) - end))
+        early = whole_minutes(end - to_second(checkout.at))
         band = _band(policy.early, early)
         if band:
             deductions.append(Deduction(day, band.code, band.percent, f"left {early} min early (band {band.code})"))
@@ -225,14 +250,15 @@ def resolve_day(policy: Policy, employee: Employee, day: date, punches: Sequence
         scale = cap / sum(d.percent for d in deductions)
         deductions = [Deduction(d.date, d.code, round(d.percent * scale, 6), d.rule + f", day cap {cap} %")
                       for d in deductions]
-    code = "+".join(d.code for d in deductions) or PRESENT
+    code = "+".join([d.code for d in deductions] + ([pending] if pending else [])) or PRESENT
     return DayResult(code=code, late_min=late, early_min=early, deductions=tuple(deductions), **base)
 
 
 def resolve_month(policy: Policy, employee: Employee, month: str, punches: Sequence[Punch],
-                  excuses: Sequence[Excuse] = (), extra_holidays: Iterable[date] = (),
-                  until: date | None = None) -> list[DayResult]:
-    """Every working day of the month for one employee (up to `until`, inclusive, when given)."""
+                  excuses: Sequence[Excuse] = (), extra_holidays: Iterable[CityDay | date] = (),
+                  until: date | None = None, now: datetime | None = None) -> list[DayResult]:
+    """Every working day of the month for one employee (up to `until`, inclusive, when given).
+    `extra_holidays`: the city's list (plain dates are additions); `now`: see `resolve_day`."""
     days = month_days(month)
     hols = holiday_set(policy, {days[0].year}, extra_holidays)
     ordered = sorted(punches, key=lambda p: p.at)
@@ -246,5 +272,36 @@ def resolve_month(policy: Policy, employee: Employee, month: str, punches: Seque
         lo = datetime.combine(d - timedelta(days=1), time(12), tz).timestamp()
         hi = datetime.combine(d + timedelta(days=2), time(12), tz).timestamp()
         near = ordered[bisect_left(stamps, lo):bisect_right(stamps, hi)]
-        out.append(resolve_day(policy, employee, d, near, excuses))
+        out.append(resolve_day(policy, employee, d, near, excuses, now))
     return out
+
+
+def month_days_off(policy: Policy, employee: Employee, month: str,
+                   extra_holidays: Iterable[CityDay | date] = ()) -> list[DayOff]:
+    """The month's days off that the employee's schedule would have worked, each with the list it came from."""
+    days = month_days(month)
+    calendar_ = days_off(policy, {days[0].year}, extra_holidays)
+    return [calendar_[d] for d in days
+            if d in calendar_ and employed(employee, d) and workday_for(policy, employee, d) is not None]
+
+
+def describe(day: DayResult) -> str:
+    """The day's code in words for officers (Bahasa Indonesia), e.g. "terlambat 15 menit, belum pulang"."""
+    if day.code in (LEAVE, DUTY):
+        return day.note
+    simple = {PRESENT: "hadir", ABSENT: "tidak hadir tanpa keterangan", NOT_YET: "belum terjadi",
+              AWAITING_CHECKIN: "belum hadir", AWAITING_CHECKOUT: "belum pulang"}
+    if day.code in simple:
+        return simple[day.code]
+    parts = []
+    if day.checkin is None:
+        parts.append("tidak presensi masuk")
+    elif day.late_min:
+        parts.append(f"terlambat {day.late_min} menit")
+    if day.code.endswith(AWAITING_CHECKOUT):
+        parts.append("belum pulang")
+    elif day.checkout is None:
+        parts.append("tidak presensi pulang")
+    elif day.early_min:
+        parts.append(f"pulang cepat {day.early_min} menit")
+    return ", ".join(parts) or "hadir"

@@ -30,7 +30,9 @@ def test_device_runs_from_its_config_and_the_hub_stores_its_decisions(tmp_path, 
         assert run_device(settings) == 1
         stored = hub.store.device_events("pi-run-01")
         assert [s.event.employee_id for s in stored] == ["person08"]
-        assert stored[0].event.liveness.method == "planarity" and stored[0].event.gps.fixed_site
+        live = stored[0].event.liveness
+        assert live.method == "passive" and live.result in ("live", "spoof", "inconclusive") and live.scores
+        assert stored[0].event.gps.fixed_site
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and hub.registry.all()[0].state != "stopped":
             time.sleep(0.05)
@@ -42,3 +44,13 @@ def test_device_runs_from_its_config_and_the_hub_stores_its_decisions(tmp_path, 
 def test_missing_key_says_what_to_do(tmp_path):
     with pytest.raises(SetupError, match="hadir device provision"):
         run_device(EdgeSettings(device_id="pi-new-01", data_dir=tmp_path))
+
+
+def test_run_with_a_missing_config_file_says_so_instead_of_running_on_defaults(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "edge.cli", "run", "--config", str(tmp_path / "edge.toml")],
+                         capture_output=True, text=True, timeout=60)
+    said = " ".join(out.stderr.split())  # rich wraps long lines
+    assert out.returncode == 2 and "edge.toml not found" in said

@@ -7,69 +7,33 @@ import csv
 import io
 import json
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
+from api_setup import A, B, C, api_client, at, login
 from helpers import event
 from openpyxl import load_workbook
 
-from hadir.signing import new_key, public_key_b64
-from hadir.wit import WIT
-from hub.api.app import create_app
-from hub.ingest.metrics import IngestMetrics
-from hub.live import Broadcaster
-from hub.master import AuditLog, Employee, MasterData, Opd, User, hash_password
-from hub.registry import DeviceRegistry
+from hub.master import AuditLog
 from hub.store.base import StoredEvent
-from hub.store.sqlite_store import SqliteEventStore
-from hub.tpp.policy import load_policy
-
-DAY = date(2026, 11, 24)  # a Tuesday
-A, B, C = "198703122010011001", "199002052015032002", "198811202014021003"  # A, B in DINKES; C in DISDIK
-PASSWORD = "rahasia-123"
 
 
-def at(hhmm: str, day: date = DAY) -> datetime:
-    return datetime.combine(day, datetime.strptime(hhmm, "%H:%M").time(), WIT).astimezone(timezone.utc)
+class Clock:
+    """The API's injectable clock: set `now` to make "today" whatever the test needs."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @pytest.fixture
 def api(tmp_path):
-    store = SqliteEventStore(tmp_path / "events.sqlite")
-    master = MasterData(f"sqlite:///{tmp_path / 'master.sqlite'}")
-    registry = DeviceRegistry.in_dir(tmp_path)
-    master.add("setup", Opd(code="DINKES", name="Dinas Kesehatan"))
-    master.add("setup", Opd(code="DISDIK", name="Dinas Pendidikan"))
-    for nip, name, opd in ((A, "Ani", "DINKES"), (B, "Budi", "DINKES"), (C, "Citra", "DISDIK")):
-        master.add("setup", Employee(nip=nip, name=name, opd_code=opd, tpp_base=5_000_000, start=date(2026, 11, 1)))
-    for user, role, opd, nip in (("admin", "admin", None, None), ("kadis-dinkes", "opd", "DINKES", None),
-                                 ("bpkad", "payroll", None, None), ("inspektorat", "auditor", None, None),
-                                 ("ani", "employee", None, A)):
-        master.add("setup", User(username=user, password_hash=hash_password(PASSWORD), role=role, opd_code=opd,
-                                 nip=nip))
-    key = new_key()
-    registry.register("pi-dinkes-01", public_key_b64(key), opd="DINKES")
-    registry.register("pi-disdik-01", public_key_b64(new_key()), opd="DISDIK")
-    prev, items = "0" * 64, []
-    for seq, (nip, hhmm) in enumerate(((A, "07:45"), (A, "16:05"), (C, "07:20")), start=1):
-        ev = event("pi-dinkes-01", seq, prev, key, employee=nip, at=at(hhmm))
-        prev = ev.event_hash()
-        items.append(StoredEvent(ev, ev.captured_at))
-    store.put(items)
-    broadcaster = Broadcaster()
-    app = create_app(store=store, master=master, registry=registry, policy=load_policy(), metrics=IngestMetrics(),
-                     secret=b"test-secret", broadcaster=broadcaster)
-    with TestClient(app) as client:
-        client.master, client.broadcaster, client.key = master, broadcaster, key
+    clock = Clock(at("10:00", date(2026, 12, 1)))  # November is over, December has just begun
+    with api_client(tmp_path, clock=clock) as client:
+        client.clock = clock
         yield client
-    store.close()
-
-
-def login(client, user: str) -> dict:
-    r = client.post("/auth/token", json={"username": user, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 def test_everything_but_health_needs_a_token(api):
@@ -97,11 +61,19 @@ def test_wrong_password_is_refused(api):
 def test_opd_user_cannot_read_or_change_another_opd(api):
     h = login(api, "kadis-dinkes")
     assert {e["nip"] for e in api.get("/employees", headers=h).json()["items"]} == {A, B}
+    # Another OPD's employee looks exactly like one that does not exist (404, not 403).
+    for path, params in ((f"/employees/{C}", {}), ("/attendance", {"nip": C, "start": "2026-11-24",
+                                                                   "end": "2026-11-24"}),
+                         (f"/tpp/{C}", {"month": "2026-11"})):
+        hidden, missing = (api.get(path.replace(C, nip), params={**params, "nip": nip} if "nip" in params else params,
+                                   headers=h) for nip in (C, "199912312020121999"))
+        assert hidden.status_code == missing.status_code == 404, (path, hidden.text)
+        assert hidden.json()["error"]["message"].replace(C, "?") == \
+            missing.json()["error"]["message"].replace("199912312020121999", "?")
     forbidden = [
-        ("GET", "/employees", {"opd": "DISDIK"}), ("GET", f"/employees/{C}", {}),
-        ("GET", "/attendance", {"nip": C, "start": "2026-11-24", "end": "2026-11-24"}),
+        ("GET", "/employees", {"opd": "DISDIK"}),
         ("GET", "/attendance", {"opd": "DISDIK", "start": "2026-11-24", "end": "2026-11-24"}),
-        ("GET", "/tpp", {"opd": "DISDIK", "month": "2026-11"}), ("GET", f"/tpp/{C}", {"month": "2026-11"}),
+        ("GET", "/tpp", {"opd": "DISDIK", "month": "2026-11"}),
         ("GET", "/board/today", {"opd": "DISDIK"}), ("GET", "/devices", {"opd": "DISDIK"}),
         ("GET", "/export/tpp.csv", {"opd": "DISDIK", "month": "2026-11"}),
         ("GET", "/export/tpp.xlsx", {"opd": "DISDIK", "month": "2026-11"}),
@@ -117,7 +89,7 @@ def test_opd_user_cannot_read_or_change_another_opd(api):
         r = api.request(method, path, params=params, headers=h, **kw)
         assert r.status_code == 403, (method, path, r.status_code, r.text)
     r = api.post("/leave", headers=h, json={"nip": C, "start": "2026-11-25", "end": "2026-11-25", "type": "sakit"})
-    assert r.status_code == 403
+    assert r.status_code == 404
     # Its own OPD works, and devices are filtered to it.
     assert api.post("/leave", headers=h, json={"nip": B, "start": "2026-11-25", "end": "2026-11-25",
                                                "type": "sakit"}).status_code == 201
@@ -134,7 +106,7 @@ def test_auditor_reads_everything_and_changes_nothing(api):
                                ("POST", "/holidays", {"day": "2026-12-24", "name": "x"}),
                                ("POST", "/leave", {"nip": A, "start": "2026-11-25", "end": "2026-11-25",
                                                    "type": "sakit"}),
-                               ("POST", "/users", {"username": "u", "password": "12345678", "role": "admin"})):
+                               ("POST", "/users", {"username": "u", "password": "kuda-lari-99", "role": "admin"})):
         r = api.request(method, path, headers=h, json=body)
         assert r.status_code == 403, (method, path)
 
@@ -142,7 +114,7 @@ def test_auditor_reads_everything_and_changes_nothing(api):
 def test_employee_sees_only_self(api):
     h = login(api, "ani")
     assert api.get(f"/tpp/{A}", headers=h, params={"month": "2026-11"}).status_code == 200
-    assert api.get(f"/tpp/{B}", headers=h, params={"month": "2026-11"}).status_code == 403
+    assert api.get(f"/tpp/{B}", headers=h, params={"month": "2026-11"}).status_code == 404
     assert [e["nip"] for e in api.get("/employees", headers=h).json()["items"]] == [A]
     assert api.get("/board/today", headers=h).status_code == 403
 
@@ -156,14 +128,14 @@ def test_tpp_is_explained_and_traceable(api):
     assert r["tidak_dibayar"] is True and r["tpp_diterima"] == 0
     assert any("TL1" in line for line in r["penjelasan"])
     days = api.get("/attendance", headers=h, params={"nip": A, "start": "2026-11-24", "end": "2026-11-24"}).json()
-    assert days[0]["masuk"] == "07:45" and days[0]["event_masuk"] == "pi-dinkes-01:1"
+    assert days[0]["masuk"] == "07:45:00" and days[0]["event_masuk"] == "pi-dinkes-01:1"
     assert days[0]["event_pulang"] == "pi-dinkes-01:2"
 
 
 def test_exports_have_indonesian_headers_and_one_sheet_per_opd(api):
     h = login(api, "bpkad")
     r = api.get("/export/tpp.csv", headers=h, params={"month": "2026-11"})
-    rows = list(csv.reader(io.StringIO(r.text)))
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:3] == ["NIP", "Nama", "OPD"] and "TPP Diterima (Rp)" in rows[0] and len(rows) == 4
     x = api.get("/export/tpp.xlsx", headers=h, params={"month": "2026-11"})
     wb = load_workbook(io.BytesIO(x.content))
@@ -200,15 +172,8 @@ def test_every_change_is_written_to_the_audit_log(api):
     assert rows[0].detail["tpp_base"] == 4_000_000
 
 
-def test_board_shows_todays_check_ins(api, monkeypatch):
-    import hub.api.routes.attendance as routes
-
-    class Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return at("10:00").astimezone(tz)
-
-    monkeypatch.setattr(routes, "datetime", Frozen)
+def test_board_shows_todays_check_ins(api):
+    api.clock.now = at("10:00")
     board = {row["nip"]: row for row in api.get("/board/today", headers=login(api, "kadis-dinkes")).json()}
     assert board[A]["masuk"] == "07:45" and board[A]["terlambat_menit"] == 15
     assert board[B]["masuk"] is None and set(board) == {A, B}
@@ -250,35 +215,45 @@ def test_geofence_from_sites_decides_which_check_ins_count(api):
     api.app.state.store.put([StoredEvent(e.model_copy(update={"kind": EventKind.FIELD_CHECKIN}), e.captured_at)
                              for e in (far, near)])
     day = api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24", "end": "2026-11-24"}).json()[0]
-    assert day["masuk"] is None and day["pulang"] == "16:10" and day["kode"] == "TL4"
+    assert day["masuk"] is None and day["pulang"] == "16:10:00" and day["kode"] == "TL4"
     assert day["diabaikan"] == [{"event": "hp-dinkes-09:1", "alasan": "di luar radius lokasi"}]
 
 
-def test_corrections_count_with_their_approver_and_are_traceable(api):
+def correction(api, requester: str, approver: str, nip: str, at_iso: str, reason: str = "terminal mati listrik"):
+    """Request a correction as one user and approve it as another; returns the approved correction."""
+    r = api.post("/corrections", headers=login(api, requester), json={"nip": nip, "at": at_iso, "reason": reason})
+    assert r.status_code == 201, r.text
+    ok = api.post(f"/corrections/{r.json()['id']}/approve", headers=login(api, approver))
+    assert ok.status_code == 200, ok.text
+    return ok.json()
+
+
+def test_corrections_count_once_approved_and_are_traceable(api):
     h = login(api, "kadis-dinkes")
     r = api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-24T07:25:00+09:00",
-                                                   "approved_by": "Kepala Dinas", "reason": "terminal mati listrik"})
-    assert r.status_code == 201
-    bad = api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-24T07:25:00", "approved_by": "x",
-                                                     "reason": "tanpa zona waktu"})
+                                                   "reason": "terminal mati listrik"})
+    assert r.status_code == 201 and r.json()["status"] == "pending" and r.json()["requested_by"] == "kadis-dinkes"
+    day = lambda: api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24",  # noqa: E731
+                                                            "end": "2026-11-24"}).json()[0]
+    assert day()["masuk"] is None  # a request alone counts for nothing
+    bad = api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-24T07:25:00", "reason": "tanpa zona"})
     assert bad.status_code == 422
     other = api.post("/corrections", headers=h, json={"nip": C, "at": "2026-11-24T07:25:00+09:00",
-                                                       "approved_by": "x", "reason": "bukan stafnya"})
-    assert other.status_code == 403
-    day = api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24", "end": "2026-11-24"}).json()[0]
-    assert day["masuk"] == "07:25" and day["event_masuk"] == f"correction:{r.json()['id']}"
+                                                       "reason": "bukan stafnya"})
+    assert other.status_code == 404
+    approved = api.post(f"/corrections/{r.json()['id']}/approve", headers=login(api, "admin")).json()
+    assert approved["status"] == "approved" and approved["approved_by"] == "admin"
+    assert day()["masuk"] == "07:25:00" and day()["event_masuk"] == f"correction:{r.json()['id']}"
 
 
 def test_night_shift_from_the_policy(api):
     h = login(api, "admin")
     assert api.patch(f"/employees/{B}", headers=h, json={"shift": "sore"}).status_code == 422
     assert api.patch(f"/employees/{B}", headers=h, json={"shift": "malam"}).status_code == 200
-    api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-24T21:55:00+09:00", "approved_by": "x",
-                                              "reason": "uji shift malam"})
-    api.post("/corrections", headers=h, json={"nip": B, "at": "2026-11-25T06:05:00+09:00", "approved_by": "x",
-                                              "reason": "uji shift malam"})
+    correction(api, "admin", "kadis-dinkes", B, "2026-11-24T21:55:00+09:00", "uji shift malam")
+    correction(api, "admin", "kadis-dinkes", B, "2026-11-25T06:05:00+09:00", "uji shift malam")
     day = api.get("/attendance", headers=h, params={"nip": B, "start": "2026-11-24", "end": "2026-11-24"}).json()[0]
-    assert (day["masuk"], day["pulang"], day["kode"]) == ("21:55", "06:05", "HADIR")
+    assert (day["masuk"], day["pulang"], day["kode"]) == ("21:55:00", "06:05:00", "HADIR")
 
 
 def test_pp94_yearly_report(api):

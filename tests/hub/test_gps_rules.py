@@ -9,8 +9,8 @@ from helpers import T0, event
 from hadir.contract import EventKind, GpsFix
 from hadir.geo import Place, distance_m, inside_any
 from hub.ingest.gps_checks import GpsHistory
+from hub.payroll.punches import punches_by_employee
 from hub.store.base import StoredEvent
-from hub.tpp.punches import punches_by_employee
 
 BALAI_KOTA = (-3.6954, 128.1814)
 NIP = "1987001"

@@ -24,3 +24,19 @@ def test_upgrade_creates_the_models_schema(tmp_path):
     master.add("test", Opd(code="X", name="x"))
     master.add("test", Employee(nip="1", name="y", opd_code="X", tpp_base=1, shift="malam"))
     assert master.employees()[0].shift == "malam"
+
+
+def test_upgrading_a_database_with_city_holidays_keeps_them_as_additions(tmp_path):
+    from datetime import date
+
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'master.sqlite'}"
+    upgrade(url, "0001")
+    with create_engine(url).begin() as conn:
+        conn.execute(text("INSERT INTO holiday (day, name) VALUES ('2026-12-28', 'HUT Kota')"))
+    upgrade(url)
+    master = MasterData(url)
+    [row] = master.holidays()
+    assert (row.date, row.name, row.works) == (date(2026, 12, 28), "HUT Kota", False)
+    assert master.ramadan() == []

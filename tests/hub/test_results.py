@@ -11,8 +11,9 @@ from webapp_city import NOW, seed
 from hadir.wit import WIT
 from hub.attendance import Attendance
 from hub.master import Leave
+from hub.payroll.policy_file import load_policy
 from hub.results import AWAITING_CHECKIN, AWAITING_CHECKOUT, NOT_YET, LiveResults
-from hub.tpp.policy import load_policy
+from hub.users import create_user
 
 TODAY = NOW.date()
 
@@ -53,9 +54,10 @@ def codes(results: LiveResults, nip: str, day: date = TODAY, opd: str = "DINKES"
 
 
 def test_a_past_month_is_exactly_what_recomputing_from_raw_events_gives(city):
-    results, _ = live(city, datetime(2026, 12, 2, 9, 0, tzinfo=WIT))
+    later = datetime(2026, 12, 2, 9, 0, tzinfo=WIT)
+    results, _ = live(city, later)
     entry = results.entry("DINKES", "2026-11")
-    fresh = {r.nip: r for r in Attendance(city.store, city.master, load_policy()).month("2026-11", "DINKES")}
+    fresh = {r.nip: r for r in Attendance(city.store, city.master, load_policy()).month("2026-11", later, "DINKES")}
     assert set(entry.rows) == set(fresh) and len(fresh) == 12
     for nip, row in entry.rows.items():
         assert row.tpp.final_amount == fresh[nip].final_amount
@@ -69,7 +71,7 @@ def test_the_current_month_agrees_with_raw_events_up_to_yesterday_and_stops_at_t
     results, _ = live(city, NOW)
     entry = results.entry("DINKES", "2026-11")
     yesterday = TODAY - timedelta(days=1)
-    fresh = Attendance(city.store, city.master, load_policy()).days(date(2026, 11, 1), yesterday, "DINKES")
+    fresh = Attendance(city.store, city.master, load_policy()).days(date(2026, 11, 1), yesterday, NOW, "DINKES")
     mine = [(nip, d.date, d.code) for nip, row in entry.rows.items() for d in row.tpp.days if d.date <= yesterday]
     assert sorted(mine) == sorted((nip, d.date, d.code) for nip, d in fresh)
     for row in entry.rows.values():
@@ -128,7 +130,7 @@ def test_a_change_of_master_data_is_seen_at_the_next_read_but_a_user_change_is_n
     budi = city.nip("Budi Santoso")
     assert codes(results, budi) == f"TL1+{AWAITING_CHECKOUT}"
     builds = results.builds
-    city.master.create_user("admin", "citra", "rahasia-123", "employee", nip=city.nip("Citra Wattimena"))
+    create_user(city.master, "admin", "citra", "rahasia-123", "employee", nip=city.nip("Citra Wattimena"))
     assert codes(results, budi) == f"TL1+{AWAITING_CHECKOUT}" and results.builds == builds
     city.master.add("kadis", Leave(nip=budi, type="sakit", start=TODAY, end=TODAY))
     assert codes(results, budi) == "CUTI" and results.builds == builds + 1

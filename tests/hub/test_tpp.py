@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from hub.payroll.policy_file import DEFAULT_POLICY, load_policy, parse_policy
 from hub.tpp.compute import compute_tpp, pp94_report
-from hub.tpp.policy import DEFAULT_POLICY, WorkDay, load_policy, parse_policy
+from hub.tpp.policy import WorkDay
 from hub.tpp.resolve import Employee, Punch, resolve_day, resolve_month
-from hub.tpp.simulate import Scenario, run, to_json
+from hub.tpp.simulate import parse_scenario, run, to_json
 
 POLICY = load_policy()
 tz = ZoneInfo(POLICY.timezone)
@@ -45,7 +46,8 @@ def scenario(month="2026-11", base=5_000_000, days=None, extra=(), skip=(), **kw
 
 
 def simulate(data: dict) -> dict:
-    out = to_json(data["month"], run(Scenario.model_validate(data)))
+    scenario = parse_scenario(data)
+    out = to_json(run(scenario, load_policy(scenario.policy)))
     return out["employees"][0]
 
 
@@ -229,9 +231,54 @@ def test_simulate_cli_prints_the_documented_json(tmp_path):
     data = json.loads(out.stdout)
     emp = data["employees"][0]
     assert data["month"] == "2026-11" and emp["final_amount"] == 4_990_000 and emp["zeroed"] is False
-    assert set(emp) == {"nip", "final_amount", "deduction_percent", "zeroed", "days", "deductions"}
+    assert set(emp) == {"nip", "final_amount", "deduction_percent", "zeroed", "provisional", "days", "days_off",
+                        "deductions"}
+    assert emp["provisional"] is False and emp["days_off"] == {} and data["warnings"] == []
     bad = tmp_path / "bad.yaml"
     bad.write_text("month: 2026-13\nemployees: []\n")
     out = subprocess.run([sys.executable, "-m", "hadir_ops.cli", "tpp", "simulate", str(bad), "--json"],
                          capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2 and "month" in out.stdout
+    assert out.returncode == 2 and "month" in out.stderr and out.stdout == ""
+
+
+# ----------------------------------------------------------------------------------- seconds convention
+# Whole minutes of the exact difference, rounded down in the employee's favour, in both directions; window
+# edges compared to the second (fractions of a second dropped).
+
+
+def test_a_check_out_at_hh_mm_30_is_not_a_minute_early():
+    thu = NOV[3]  # Thursday 5 November, ends 16:00
+    r = simulate(scenario(skip={thu}, extra=[at(thu, "07:25"), at(thu, "15:59:30")]))
+    assert r["days"][thu.isoformat()] == "HADIR" and r["final_amount"] == 5_000_000
+    r = simulate(scenario(skip={thu}, extra=[at(thu, "07:25"), at(thu, "15:59:00")]))
+    assert r["days"][thu.isoformat()] == "PSW1"  # a whole minute early
+    # The case: 14:59:30 before a 15:00 end (Ramadan, Monday 2 March 2026) used to cost 0.5 %.
+    mon = date(2026, 3, 2)
+    r = simulate(scenario(month="2026-03", days=[], extra=[at(mon, "07:55"), at(mon, "14:59:30")]))
+    assert r["days"]["2026-03-02"] == "HADIR"
+
+
+def test_lateness_counts_whole_minutes_the_same_way():
+    tue = NOV[1]
+    r = simulate(scenario(skip={tue}, extra=[at(tue, "07:30:59"), at(tue, "16:05")]))
+    assert r["days"][tue.isoformat()] == "HADIR"
+    r = simulate(scenario(skip={tue}, extra=[at(tue, "07:31:00"), at(tue, "16:05")]))
+    assert r["days"][tue.isoformat()] == "TL1"
+    day = resolve_day(POLICY, Employee("x"), tue, [Punch(datetime(2026, 11, 3, 8, 0, 59, 999_000, tz)),
+                                                   Punch(datetime.combine(tue, time(16, 5), tz))])
+    assert day.late_min == 30 and day.code == "TL1"  # 30 min 59.999 s -> 30 whole minutes
+
+
+def test_window_edges_are_compared_to_the_second():
+    mon = NOV[0]
+    out = Punch(datetime.combine(mon, time(16, 5), tz))
+    # The check-in window opens at 07:00:00; 06:59:59.9 is before it (fractions are dropped, not rounded).
+    early = resolve_day(POLICY, Employee("x"), mon, [Punch(datetime(2026, 11, 2, 6, 59, 59, 900_000, tz)), out])
+    assert early.checkin is None and early.code == "TL4"
+    edge = resolve_day(POLICY, Employee("x"), mon, [Punch(datetime(2026, 11, 2, 7, 0, 0, tzinfo=tz)), out])
+    assert edge.checkin is not None and edge.code == "HADIR"
+    # Check-in closes and check-out opens at the midpoint of 07:30-16:00, 11:45:00.
+    before = resolve_day(POLICY, Employee("x"), mon, [Punch(datetime(2026, 11, 2, 11, 44, 59, tzinfo=tz)), out])
+    at_mid = resolve_day(POLICY, Employee("x"), mon, [Punch(datetime(2026, 11, 2, 11, 45, 0, tzinfo=tz)), out])
+    assert before.checkin is not None and before.late_min == 254 and before.code == "TL4"
+    assert at_mid.checkin is None and at_mid.checkout.at.hour == 16  # the last punch of the window is check-out

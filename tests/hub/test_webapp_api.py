@@ -10,7 +10,7 @@ from webapp_city import NOW, PASSWORD, seed
 from hub.api.app import create_app
 from hub.config import MapSettings
 from hub.ingest.metrics import IngestMetrics
-from hub.tpp.policy import load_policy
+from hub.payroll.policy_file import load_policy
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_config_tells_the_app_who_is_logged_in_and_how_corrections_work(client):
     cfg = client.get("/app/config", headers=login(client, "ani")).json()
     assert cfg["pengguna"]["peran"] == "employee" and cfg["pengguna"]["nama"] == "Ani Lestari"
     assert cfg["opd"] == []
-    assert cfg["koreksi"] == {"butuh_nama_penyetuju": True, "persetujuan_kedua": False}
+    assert cfg["koreksi"] == {"butuh_nama_penyetuju": False, "persetujuan_kedua": True}  # four eyes (#13)
     codes = {x["kode"]: x["arti"] for x in cfg["legenda"]}
     assert {"HADIR", "TL3", "PSW4", "TK", "CUTI", "DL", "BELUM_HADIR", "BELUM_PULANG", "+"} <= set(codes)
     assert "61–90 menit" in codes["TL3"] and "tidak presensi pulang" in codes["PSW4"] and "TL3+PSW4" in codes["+"]
@@ -151,7 +151,7 @@ def test_review_lists_what_was_not_counted_and_why(client):
     r = client.get("/review", headers=login(client, "kadis-dinkes")).json()
     assert r["tanggal"] == "2026-11-24"
     why = {(b["jenis"], b["nama"]): b for b in r["butir"]}
-    assert why[("presensi", "Fajar Tuhumury")]["alasan"] == "liveness gagal"
+    assert why[("presensi", "Fajar Tuhumury")]["alasan"].startswith("liveness gagal")  # main adds the cue
     assert why[("presensi", "Joko Siahaya")]["alasan"] == "di luar radius lokasi"
     assert why[("presensi", "Joko Siahaya")]["perangkat"] == "hp-dinkes-02"
     assert why[("tidak_dikenali", None)]["waktu"] == "07:40:00"

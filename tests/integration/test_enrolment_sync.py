@@ -80,7 +80,8 @@ def test_enrol_push_recognise_board_and_erase(tmp_path, mosquitto, pipeline, fac
         photos.append({"name": "rusak.jpg", "data_b64": base64.b64encode(b"bukan foto").decode()})
         r = api.post(f"/employees/{ANI}/photos", headers=h, json={"photos": photos}).json()
         assert r["diterima"] == 2 and r["laporan"][2] == {"foto": "rusak.jpg", "diterima": False,
-                                                         "keterangan": "not a readable image"}
+                                                         "keterangan": "not a readable image (JPEG, PNG, HEIC, "
+                                                                       "TIFF, WebP or BMP)"}
         version = r["gallery_version"]
         assert wait_for(lambda: decider.gallery.version == version and len(decider.gallery) == 4)
         # The device confirmed the version it runs; the hub stores templates encrypted, never raw.
@@ -111,5 +112,11 @@ def test_enrol_push_recognise_board_and_erase(tmp_path, mosquitto, pipeline, fac
         assert ANI not in decider.gallery.ids and len(decider.gallery) == 2
         assert ANI not in Gallery.load(tmp_path / "gallery.npz").ids
         assert wait_for(lambda: hub.registry.all()[0].gallery_version == r["gallery_version"])
+
+        # Removing an employee erases their face too, on the hub and on the device.
+        before = decider.gallery.version
+        assert api.delete(f"/employees/{BUDI}", headers=h).status_code == 204
+        assert wait_for(lambda: decider.gallery.version > before)
+        assert len(decider.gallery) == 0 and hub.enrolment.count(BUDI) == 0
         link.stop()
         outbox.close()

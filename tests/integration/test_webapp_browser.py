@@ -23,7 +23,7 @@ from hub.api.app import create_app
 from hub.config import MapSettings
 from hub.ingest.metrics import IngestMetrics
 from hub.master import DutyOrder
-from hub.tpp.policy import load_policy
+from hub.payroll.policy_file import load_policy
 from testkit import browser
 from testkit.localservices import free_port
 

@@ -15,8 +15,8 @@ from hub.api.auth import Principal, current, scope_employee, scope_opd
 from hub.api.errors import ApiError
 from hub.device_status import status
 from hub.master import DutyOrder, Site
+from hub.payroll.punches import punches_by_employee
 from hub.results import LiveResults
-from hub.tpp.punches import punches_by_employee
 from hub.tpp.resolve import MONTH_PATTERN
 
 router = APIRouter()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, Request
 
 from hadir.contract import _DEVICE_ID_RE
 from hub.api.auth import Principal, current, require, scope_opd
 from hub.api.errors import ApiError
+from hub.api.schemas import IsoDateTime
 from hub.audit import verify_chain
 
 router = APIRouter()
@@ -30,7 +29,7 @@ def devices(request: Request, opd: str | None = None, p: Principal = Depends(cur
 
 
 @router.get("/audit/chain/{device_id}", summary="Verify a device's event chain over a range (auditor)")
-def chain(device_id: str, request: Request, start: datetime | None = None, end: datetime | None = None,
+def chain(device_id: str, request: Request, start: IsoDateTime | None = None, end: IsoDateTime | None = None,
           _: Principal = Depends(require("auditor", "admin"))) -> dict:
     if not _DEVICE_ID_RE.match(device_id):
         raise ApiError(422, "invalid", "device_id: not a valid device id", "device_id")

@@ -16,7 +16,9 @@ router = APIRouter()
 class Photo(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    data_b64: str = Field(min_length=1, max_length=14_000_000, description="JPEG/PNG bytes, base64")
+    data_b64: str = Field(min_length=4, max_length=24_000_000, pattern=r"^[A-Za-z0-9+/]+={0,2}$",
+                          description="the photo's bytes (JPEG, PNG, HEIC, TIFF, WebP), base64; the whole "
+                                      "request is at most 25 MB")
 
 
 class PhotosIn(BaseModel):

@@ -1,14 +1,13 @@
 """Master data: OPDs, employees, leave, duty orders, holidays, users. Every change is audited."""
 
-from datetime import timezone
+from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.exc import IntegrityError
 
-from hub.api.auth import Principal, current, require, scope_employee, scope_opd
+from hub.api.auth import Principal, current, not_found, require, scope_employee, scope_opd
 from hub.api.errors import ApiError
 from hub.api.schemas import (
-    CorrectionIn,
     DutyIn,
     EmployeeIn,
     EmployeePatch,
@@ -17,9 +16,9 @@ from hub.api.schemas import (
     OpdIn,
     Page,
     SiteIn,
-    UserIn,
 )
-from hub.master import Correction, DutyOrder, Employee, Holiday, Leave, Opd, Site, _jsonable
+from hub.corrections import CorrectionError, ensure_open, span_days
+from hub.master import DutyOrder, Employee, Holiday, Leave, Opd, Site, _jsonable
 
 router = APIRouter()
 
@@ -42,7 +41,7 @@ def _page(items: list[dict], page: int, size: int) -> Page:
 def _employee(request: Request, nip: str) -> Employee:
     emp = _master(request).employee(nip)
     if emp is None:
-        raise ApiError(404, "not_found", f"no employee with NIP {nip}", "nip")
+        raise not_found(nip)
     return emp
 
 
@@ -75,6 +74,8 @@ def _check_shift(request: Request, shift: str | None) -> None:
 @router.post("/employees", status_code=201, summary="Create an employee (admin)")
 def create_employee(body: EmployeeIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
     _check_shift(request, body.shift)
+    if _master(request).employee(body.nip) is not None:
+        raise ApiError(409, "conflict", f"nip: an employee with NIP {body.nip} already exists", "nip")
     return _add(request, p.username, Employee(**body.model_dump()))
 
 
@@ -96,13 +97,16 @@ def patch_employee(nip: str, body: EmployeePatch, request: Request, p: Principal
     return _jsonable(obj)
 
 
-@router.delete("/employees/{nip}", status_code=204, summary="Remove an employee (admin)")
+@router.delete("/employees/{nip}", status_code=204,
+               summary="Remove an employee (admin): their face templates are erased on the hub and on devices")
 def delete_employee(nip: str, request: Request, p: Principal = Depends(require("admin"))) -> None:
     try:
-        if not _master(request).delete(p.username, Employee, nip):
-            raise ApiError(404, "not_found", f"no employee with NIP {nip}", "nip")
+        erased = _master(request).delete_employee(p.username, nip)
     except IntegrityError:
-        raise ApiError(409, "conflict", "the employee still has leave or duty orders") from None
+        raise ApiError(409, "conflict", "the employee still has leave, duty orders or corrections") from None
+    if erased is None:
+        raise not_found(nip)
+    request.app.state.push_galleries()  # devices drop the face with the new gallery version
 
 
 def _span_endpoints(path: str, model, schema, label: str) -> None:
@@ -121,7 +125,11 @@ def _span_endpoints(path: str, model, schema, label: str) -> None:
     def create(body: schema, request: Request, p: Principal = Depends(require("admin", "opd"))) -> dict:
         emp = _employee(request, body.nip)
         if p.role == "opd" and emp.opd_code != p.opd_code:
-            raise ApiError(403, "forbidden", f"employee {body.nip} is not in OPD {p.opd_code}")
+            raise not_found(body.nip)
+        try:
+            ensure_open(_master(request), span_days(body.start, body.end))
+        except CorrectionError as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
         if model is Leave and body.type not in request.app.state.policy.leave.percent:
             raise ApiError(422, "invalid", f"type: leave type {body.type!r} is not in the policy "
                                            f"({', '.join(request.app.state.policy.leave.percent)})", "type")
@@ -132,25 +140,10 @@ _span_endpoints("leave", Leave, LeaveIn, "leave (cuti)")
 _span_endpoints("duty-orders", DutyOrder, DutyIn, "duty orders (surat perintah tugas)")
 
 
-@router.get("/corrections", summary="Punches added by hand, with approver and reason")
-def list_corrections(request: Request, opd: str | None = None, p: Principal = Depends(current)) -> list[dict]:
-    allowed = {p.nip} if p.role == "employee" else {e.nip for e in _master(request).employees(scope_opd(p, opd))}
-    return [_jsonable(c) for c in _master(request).list(Correction) if c.nip in allowed]
-
-
-@router.post("/corrections", status_code=201, summary="Add a punch by hand (admin, or an OPD user for its staff)")
-def add_correction(body: CorrectionIn, request: Request, p: Principal = Depends(require("admin", "opd"))) -> dict:
-    emp = _employee(request, body.nip)
-    if p.role == "opd" and emp.opd_code != p.opd_code:
-        raise ApiError(403, "forbidden", f"employee {body.nip} is not in OPD {p.opd_code}")
-    data = body.model_dump()
-    data["at"] = body.at.astimezone(timezone.utc).replace(tzinfo=None)  # stored as UTC
-    return _add(request, p.username, Correction(**data))
-
-
 @router.get("/sites", summary="Office sites with their geofence radius")
 def list_sites(request: Request, opd: str | None = None, p: Principal = Depends(current)) -> list[dict]:
-    scope = None if p.role == "employee" else scope_opd(p, opd)
+    # An employee sees the sites where they may check in, not every OPD's.
+    scope = _employee(request, p.nip or "").opd_code if p.role == "employee" else scope_opd(p, opd)
     return [_jsonable(x) for x in _master(request).list(Site, opd_code=scope)]
 
 
@@ -159,22 +152,19 @@ def add_site(body: SiteIn, request: Request, p: Principal = Depends(require("adm
     return _add(request, p.username, Site(**body.model_dump()))
 
 
-@router.get("/holidays", summary="City holidays and cuti bersama (on top of the national list)")
+@router.get("/holidays", summary="The city's own list: days off it adds, and listed days off it works (works=true)")
 def list_holidays(request: Request, _: Principal = Depends(current)) -> list[dict]:
     return [_jsonable(h) for h in _master(request).list(Holiday)]
 
 
-@router.post("/holidays", status_code=201, summary="Add a city holiday (admin)")
+@router.post("/holidays", status_code=201,
+             summary="Add a day off to the city's list, or (works=true) a national/cuti bersama day the city works "
+                     "(admin, audited)")
 def add_holiday(body: HolidayIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
     return _add(request, p.username, Holiday(**body.model_dump()))
 
 
-@router.post("/users", status_code=201, summary="Create an API user (admin)")
-def add_user(body: UserIn, request: Request, p: Principal = Depends(require("admin"))) -> dict:
-    master = _master(request)
-    try:
-        user = master.create_user(p.username, body.username, body.password, body.role, opd_code=body.opd_code,
-                                  nip=body.nip)
-    except IntegrityError:
-        raise ApiError(409, "exists", f"user {body.username} already exists") from None
-    return _jsonable(user)
+@router.delete("/holidays/{day}", status_code=204, summary="Take a day off the city's list (admin, audited)")
+def delete_holiday(day: date, request: Request, p: Principal = Depends(require("admin"))) -> None:
+    if not _master(request).delete(p.username, Holiday, day):
+        raise ApiError(404, "not_found", f"day: {day} is not in the city's list", "day")

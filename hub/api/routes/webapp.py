@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from hub.api.auth import Principal, current
+from hub.api.pages import csp_for, html_page
 from hub.api.schemas import CorrectionIn
 from hub.api.views import legend
 from hub.config import MapSettings
@@ -30,18 +31,17 @@ def tile_origin(tiles_url: str | None) -> str:
 
 
 def content_security_policy(map_settings: MapSettings) -> str:
-    """Scripts and styles from the hub only, no inline code; images also from the city's tile server."""
+    """The hub's page policy (hub/api/pages.py): scripts and styles from the hub only (the page has no inline
+    code); images also as blobs (map snapshots) and from the city's tile server."""
     tiles = tile_origin(map_settings.tiles_url)
-    return ("default-src 'none'; script-src 'self'; style-src 'self'; "
-            f"img-src 'self' data: blob:{' ' + tiles if tiles else ''}; connect-src 'self'; font-src 'self'; "
-            "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+    return csp_for(INDEX.read_text(encoding="utf-8"), img_sources=" ".join(filter(None, ["blob:", tiles])))
 
 
 @router.get("/app/", include_in_schema=False, response_class=HTMLResponse)
 def app_page(request: Request) -> HTMLResponse:
-    return HTMLResponse(INDEX.read_text(encoding="utf-8"), headers={
-        "Content-Security-Policy": content_security_policy(request.app.state.map_settings),
-        "Cache-Control": "no-cache"})
+    m: MapSettings = request.app.state.map_settings
+    return html_page(INDEX.read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"},
+                     img_sources=" ".join(filter(None, ["blob:", tile_origin(m.tiles_url)])))
 
 
 @router.get("/app", include_in_schema=False)
@@ -62,7 +62,7 @@ def root() -> RedirectResponse:
 
 def _correction_flow(request: Request) -> dict:
     """How corrections work on this hub: who approves (a name typed in, or a second user through the API)."""
-    paths = {getattr(r, "path", "") for r in request.app.routes}
+    paths = request.app.openapi()["paths"]  # cached after the first call; included routers nest their routes
     return {"butuh_nama_penyetuju": "approved_by" in CorrectionIn.model_fields,
             "persetujuan_kedua": "/corrections/{correction_id}/approve" in paths}
 

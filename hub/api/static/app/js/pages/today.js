@@ -26,13 +26,14 @@ export function render(el, ctx) {
   let filter = null;
   const heading = h("div.page-head", {}, h("h1", { text: `Hari ini — ${ctx.opdName}` }));
   const status = h("div");
+  const ramadan = h("div", { id: "ramadanWarning" });
   const cards = h("div.cards");
   const controls = h("div.controls");
   const table = h("div.board");
   const liveList = h("ol.live", { id: "liveList" });
   const liveState = h("span.live-state", { id: "liveState", text: "Menyambung…" });
   // The live panel comes first on a phone (a few lines), beside the list on a wide screen.
-  clear(el, heading, status, cards, h("div.board-layout", {},
+  clear(el, heading, ramadan, status, cards, h("div.board-layout", {},
     h("section.panel.live-panel", {}, h("h2", {}, "Presensi langsung ", liveState), liveList,
       h("p.muted.small.live-empty", { text: "Belum ada presensi baru sejak halaman ini dibuka. Nama dan jam (WIT) "
         + "tiap presensi yang disimpan hub muncul di sini." })),
@@ -44,6 +45,16 @@ export function render(el, ctx) {
   const sortSelect = h("select", { "aria-label": "Urutkan", on: { change: (e) => { sort = e.target.value; draw(); } } },
     Object.entries(SORTS).map(([k, [label]]) => h("option", { value: k, text: `Urutkan: ${label}`, selected: k === sort })));
   clear(controls, search, sortSelect);
+
+  // The coming Ramadan without confirmed dates: say so until an admin confirms them (the windows change).
+  async function loadRamadan() {
+    try {
+      const r = await api("/ramadan");
+      clear(ramadan, r.peringatan ? notice("wait", r.peringatan) : null);
+    } catch {
+      clear(ramadan);
+    }
+  }
 
   async function load() {
     try {
@@ -115,6 +126,7 @@ export function render(el, ctx) {
   }
 
   loading = load();
+  loadRamadan();
   const stop = follow(`/stream/checkins?opd=${encodeURIComponent(opd)}`,
     { onEvent, onState, onExpired: expire });
   // The codes change as the day's windows open and close even without new events.

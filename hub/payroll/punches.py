@@ -1,4 +1,4 @@
-"""Stored events -> punches: which raw events count for attendance, and why the others do not."""
+"""Stored events -> punches for the rules: which raw events count for attendance, and why the others do not."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 
 from hadir.contract import EventKind
 from hadir.geo import Place, inside_any
+from hadir.wit import WIT
 from hub.store.base import StoredEvent
 from hub.tpp.resolve import Punch
-
-WIT = ZoneInfo("Asia/Jayapura")
 
 # Flags that make an event's time or origin untrustworthy for attendance (see hub/ingest/verify.py).
 DISQUALIFYING_FLAGS = {
@@ -24,6 +23,12 @@ DISQUALIFYING_FLAGS = {
     "outside_geofence": "di luar radius lokasi",
     "gps_impossible_speed": "perpindahan GPS mustahil (terlalu cepat)",
     "gps_duplicate_coordinates": "koordinat GPS identik dengan laporan lain",
+}
+
+# A liveness check that did not pass never counts, but the two outcomes say different things to a reviewer.
+LIVENESS_REASONS = {
+    "spoof": "liveness gagal (indikasi foto atau layar)",
+    "inconclusive": "liveness belum meyakinkan, perlu ditinjau",
 }
 
 
@@ -51,7 +56,7 @@ def punches_by_employee(events: Iterable[StoredEvent], places: dict[str, list[Pl
             continue
         reason = None
         if ev.liveness.method != "none" and not ev.liveness.passed:
-            reason = "liveness gagal"
+            reason = LIVENESS_REASONS.get(ev.liveness.outcome or "spoof", LIVENESS_REASONS["spoof"])
         for flag in item.flags:
             if flag in DISQUALIFYING_FLAGS:
                 reason = DISQUALIFYING_FLAGS[flag]

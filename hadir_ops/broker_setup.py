@@ -1,0 +1,113 @@
+"""Lay out Mosquitto's files for Hadir, with the names and owners the config expects, in one step.
+
+Debian's /etc/mosquitto/mosquitto.conf already sets `persistence` and `persistence_location` and includes
+conf.d/; Hadir's conf.d file must not set them again (Mosquitto refuses a duplicate). The broker runs as
+user `mosquitto`: its private key is made readable by that group (0640), never by everyone. The hub's
+client certificate goes beside the hub config with the names `firmware_config/hub.example.toml` uses.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from hadir_ops.provision import CertificateAuthority
+
+HUB_CN = "hadir-hub"
+ACL = """# Each device may only write its own uplink subtree and read its own downlink subtree.
+pattern write absensi/v1/%u/up/#
+pattern read absensi/v1/%u/down/#
+
+# The hub reads every uplink and writes every downlink.
+user hadir-hub
+topic read absensi/v1/+/up/#
+topic read $share/hadir/absensi/v1/+/up/#
+topic write absensi/v1/+/down/#
+"""
+
+
+def render_config(mosquitto_dir: Path = Path("/etc/mosquitto"), port: int = 8883) -> str:
+    """Hadir's conf.d file for a broker whose files live under `mosquitto_dir`."""
+    certs = mosquitto_dir / "certs"
+    return f"""# Mosquitto 2.x for Hadir: {mosquitto_dir}/conf.d/hadir.conf, written by 'hadir broker setup'.
+# Debian's mosquitto.conf already sets persistence and persistence_location (a second one is an error).
+# No '# comment' after a value on the same line: Mosquitto would read it as part of the value.
+
+per_listener_settings false
+# Save the persisted queue on every change, so a crash loses little (the device outbox covers the rest).
+autosave_on_changes true
+autosave_interval 10
+# The default (1000 per client) silently drops messages beyond it; a hub down for a day needs more.
+max_queued_messages 1000000
+max_inflight_messages 100
+
+# Devices and the hub: mutual TLS, the certificate CN becomes the MQTT username.
+listener {port}
+cafile {certs}/hadir-ca.crt
+certfile {certs}/broker.crt
+keyfile {certs}/broker.key
+crlfile {certs}/hadir-ca.crl
+require_certificate true
+use_identity_as_username true
+acl_file {mosquitto_dir}/hadir.acl
+"""
+
+
+@dataclass(frozen=True)
+class BrokerFiles:
+    config: Path
+    acl: Path
+    certs: Path
+    hub_dir: Path | None
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _share_with_group(path: Path, group: str) -> None:
+    """root:group 0640 when we may (running as root and the group exists); else leave the owner as is."""
+    os.chmod(path, 0o640)
+    if os.geteuid() == 0 and _group_exists(group):
+        shutil.chown(path, user="root", group=group)
+
+
+def lay_out(ca: CertificateAuthority, hosts: tuple[str, ...], *, mosquitto_dir: Path = Path("/etc/mosquitto"),
+            hub_dir: Path | None = Path("/etc/hadir"), port: int = 8883, broker_group: str = "mosquitto",
+            hub_group: str = "hadir") -> BrokerFiles:
+    """Write conf.d/hadir.conf, hadir.acl and certs/ (CA, CRL, broker key pair) under `mosquitto_dir`, and
+    the hub's client certificate (ca.crt, hadir-hub.crt, hadir-hub.key) in `hub_dir`.
+
+    ValueError when `hosts` is empty: the broker certificate must name the host devices connect to.
+    """
+    if not hosts:
+        raise ValueError("give the broker's host name(s) or IP address(es) the devices connect to (--host)")
+    certs = mosquitto_dir / "certs"
+    (mosquitto_dir / "conf.d").mkdir(parents=True, exist_ok=True)
+    certs.mkdir(parents=True, exist_ok=True)
+    os.chmod(certs, 0o755)
+    broker_cert, broker_key = ca.issue("broker", certs, server=True, hosts=hosts)
+    shutil.copyfile(ca.cert_path, certs / "hadir-ca.crt")
+    shutil.copyfile(ca.crl_path, certs / "hadir-ca.crl")
+    for public in (broker_cert, certs / "hadir-ca.crt", certs / "hadir-ca.crl"):
+        os.chmod(public, 0o644)
+    _share_with_group(broker_key, broker_group)
+    config = mosquitto_dir / "conf.d" / "hadir.conf"
+    config.write_text(render_config(mosquitto_dir, port))
+    acl = mosquitto_dir / "hadir.acl"
+    acl.write_text(ACL)
+    for path in (config, acl):
+        os.chmod(path, 0o644)
+    if hub_dir is not None:
+        hub_dir.mkdir(parents=True, exist_ok=True)
+        cert, key = ca.issue(HUB_CN, hub_dir)
+        shutil.copyfile(ca.cert_path, hub_dir / "ca.crt")
+        _share_with_group(key, hub_group)
+    return BrokerFiles(config, acl, certs, hub_dir)

@@ -1,0 +1,92 @@
+"""`hadir broker setup` lays out exactly what Mosquitto, as Debian runs it, starts from; the hub and a
+device then talk through it with mTLS. The shipped config and ACL are what the command writes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from helpers import event
+
+from edge.outbox.store import Outbox
+from edge.publish.link import DeviceLink
+from hadir.mqtt import MqttSettings
+from hadir.signing import load_private_key, sign_event
+from hadir_ops.broker_setup import ACL, render_config
+from hadir_ops.provision import CertificateAuthority, provision_device
+from hub.config import HubSettings
+from hub.service import Hub
+from testkit import localservices as services
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def test_the_shipped_broker_files_are_the_ones_the_command_writes():
+    assert (REPO / "firmware_config" / "mosquitto" / "hadir.conf").read_text() == render_config()
+    assert (REPO / "firmware_config" / "mosquitto" / "hadir.acl").read_text() == ACL
+    settings = [line.split()[0] for line in render_config().splitlines() if line and not line.startswith("#")]
+    assert "persistence_location" not in settings and "persistence" not in settings  # Debian's main file sets them
+
+
+@pytest.fixture
+def world():
+    # A folder the broker's own user can traverse (pytest's tmp folders are root-only).
+    root = Path(tempfile.mkdtemp(prefix="hadir-broker-"))
+    os.chmod(root, 0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_mosquitto_starts_from_the_documented_layout_and_carries_hub_and_device(world):
+    exe = services.binary("mosquitto")
+    if not exe:
+        pytest.skip("SERVICE MISSING, test not run: mosquitto is not installed")
+    CertificateAuthority.init(world / "ca")
+    port = services.free_port()
+    etc, hub_dir = world / "etc-mosquitto", world / "etc-hadir"
+    out = subprocess.run([sys.executable, "-m", "hadir_ops.cli", "broker", "setup", "--host", "127.0.0.1",
+                          "--ca-dir", str(world / "ca"), "--mosquitto-dir", str(etc), "--hub-dir", str(hub_dir),
+                          "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    key_mode = (etc / "certs" / "broker.key").stat().st_mode & 0o777
+    assert key_mode == 0o640 and {p.name for p in hub_dir.iterdir()} == {"ca.crt", "hadir-hub.crt", "hadir-hub.key"}
+    # Debian's main file, as the package ships it, pointing at our folders.
+    lib = world / "var-lib-mosquitto"
+    lib.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(lib, user="mosquitto")
+    main = etc / "mosquitto.conf"
+    main.write_text(f"pid_file {world}/mosquitto.pid\npersistence true\npersistence_location {lib}/\n"
+                    f"log_dest file {world}/mosquitto.log\ninclude_dir {etc}/conf.d\n")
+    os.chmod(world, 0o777)  # the log and pid files are written by the broker's own user
+    proc = subprocess.Popen([exe, "-c", str(main)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        services.wait_port(port, proc=proc)
+        hub_mqtt = MqttSettings(host="127.0.0.1", port=port, protocol=5, ca_file=hub_dir / "ca.crt",
+                                cert_file=hub_dir / "hadir-hub.crt", key_file=hub_dir / "hadir-hub.key")
+        hub = Hub(HubSettings(data_dir=world / "hub", embedded_broker=False, mqtt=hub_mqtt)).start()
+        try:
+            bundle = provision_device(CertificateAuthority.open(world / "ca"), "pi-dinkes-01", world / "bundle",
+                                      broker_port=port)
+            hub.registry.register(bundle.device_id, bundle.public_key)
+            key = load_private_key(bundle.folder / "signing.key")
+            outbox = Outbox(world / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
+            for _ in range(5):
+                outbox.append(lambda seq, prev: sign_event(event(bundle.device_id, seq, prev, None), key))
+            device = MqttSettings(host="127.0.0.1", port=port, protocol=5, ca_file=bundle.folder / "ca.crt",
+                                  cert_file=bundle.folder / "device.crt", key_file=bundle.folder / "device.key")
+            link = DeviceLink(device, bundle.device_id, outbox).start()
+            assert link.wait_drained(30)
+            link.stop()
+            assert len(hub.store.device_events(bundle.device_id)) == 5
+        finally:
+            hub.stop()
+    finally:
+        proc.terminate()
+        proc.wait(10)
