@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from fastapi import APIRouter, Depends, Request
 
 from hub.api.auth import Principal, current, scope_opd
 from hub.api.errors import ApiError
+from hub.api.schemas import IsoDate
 from hub.review import uncounted
 
 router = APIRouter()
@@ -15,7 +16,7 @@ router = APIRouter()
 
 @router.get("/review", summary="Events not counted for attendance (liveness failed or inconclusive, outside "
             "the geofence, clock flags), with the reason and the measured liveness cues")
-def review(request: Request, start: date, end: date, opd: str | None = None,
+def review(request: Request, start: IsoDate, end: IsoDate, opd: str | None = None,
            p: Principal = Depends(current)) -> list[dict]:
     if p.role == "employee":
         raise ApiError(403, "forbidden", "the review list is for OPD heads and the payroll office")
