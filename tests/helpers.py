@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, EventKind, GpsFix, Liveness
@@ -29,3 +31,13 @@ def chain(device: str, key, n: int, start_seq: int = 1, **kw) -> list[Attendance
         out.append(ev)
         prev = ev.event_hash()
     return out
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Poll `predicate` every 50 ms until it holds or `timeout` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.integration
+# A fresh venv each: pip's cache makes it quick, but a cold cache needs more than the default 300 s.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 
 def _venv(tmp_path: Path, extra: str) -> Path:

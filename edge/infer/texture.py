@@ -2,8 +2,8 @@
 
 Each model sees the face box enlarged around its centre (2.7x for V2, 4.0x for V1SE), so that a phone's
 bezel, moire and screen glare around the face are in view; the score is the two models' mean probability
-that the face is real. On the real footage in ../shared/faces/video live faces score 0.89-1.00 (track
-median), phone replays 0.00-0.02 (docs/accuracy.md). It is a texture cue only: a good print or a screen
+that the face is real. On the real footage in ../shared/faces/video the track medians of live faces were
+0.93-1.00 and of the phone replays 0.01-0.09 (docs/accuracy.md). It is a texture cue only: a good print or a screen
 it was not trained on can pass it, which is why the walk-past check also wants facial motion.
 """
 

@@ -129,6 +129,10 @@ def test_dates_in_queries_are_strict_too(api):
         assert r.status_code == 422, (start, r.text)
     r = api.get("/audit/chain/pi-dinkes-01", headers=h, params={"start": "0"})
     assert r.status_code == 422
+    for start in ("0", "1e3"):  # the review list and the city's holiday list too
+        assert api.get("/review", headers=h, params={"start": start, "end": "2026-11-24"}).status_code == 422
+        r = api.delete(f"/holidays/{start}", headers=h)
+        assert r.status_code == 422 and r.json()["error"]["field"] == "day", r.text
 
 
 def test_error_codes_are_documented(api):

@@ -5,13 +5,13 @@ board; erasure removes the templates from the hub and from the device."""
 from __future__ import annotations
 
 import base64
-import time
 from datetime import datetime, timezone
 
 import numpy as np
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from fastapi.testclient import TestClient
+from helpers import wait_for
 
 from edge.agent import EdgeAgent
 from edge.capture.opencv_source import OpenCvSource
@@ -31,15 +31,6 @@ from hub.service import Hub
 from testkit.walkpast import Scene, Visit, render
 
 ANI, BUDI = "198703122010011001", "199305172019031004"
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_enrol_push_recognise_board_and_erase(tmp_path, mosquitto, pipeline, faces):

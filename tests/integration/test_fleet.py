@@ -8,6 +8,7 @@ import sys
 import time
 
 import numpy as np
+from helpers import wait_for
 
 from edge.decide.visits import DecisionPolicy, VisitDecider
 from edge.gallery_sync import apply_update
@@ -24,15 +25,6 @@ from hub.registry import DeviceRegistry
 from hub.service import Hub
 
 NIP = "199305172019031004"
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_a_gallery_enrolled_before_the_device_first_connects_reaches_it_on_connect(tmp_path, mosquitto, pipeline,
@@ -59,8 +51,8 @@ def test_a_gallery_enrolled_before_the_device_first_connects_reaches_it_on_conne
             link = DeviceLink(hub.mqtt.model_copy(update={"protocol": 5}), "pi-dinkes-01", outbox,
                               on_gallery=lambda u: apply_update(u, decider, tmp_path / "gallery.npz")).start()
             try:
-                assert wait_for(lambda: decider.gallery.version == version and len(decider.gallery) == 2)
-                assert wait_for(lambda: hub.registry.get("pi-dinkes-01").gallery_version == version)
+                assert wait_for(lambda: decider.gallery.version == version and len(decider.gallery) == 2, timeout=30)
+                assert wait_for(lambda: hub.registry.get("pi-dinkes-01").gallery_version == version, timeout=30)
             finally:
                 link.stop()
         assert any(f"gallery v{version} applied" in r.getMessage() for r in caplog.records)

@@ -1,7 +1,5 @@
 """Master data: OPDs, employees, leave, duty orders, holidays, users. Every change is audited."""
 
-from datetime import date
-
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.exc import IntegrityError
 
@@ -12,6 +10,7 @@ from hub.api.schemas import (
     EmployeeIn,
     EmployeePatch,
     HolidayIn,
+    IsoDate,
     LeaveIn,
     OpdIn,
     Page,
@@ -165,6 +164,6 @@ def add_holiday(body: HolidayIn, request: Request, p: Principal = Depends(requir
 
 
 @router.delete("/holidays/{day}", status_code=204, summary="Take a day off the city's list (admin, audited)")
-def delete_holiday(day: date, request: Request, p: Principal = Depends(require("admin"))) -> None:
+def delete_holiday(day: IsoDate, request: Request, p: Principal = Depends(require("admin"))) -> None:
     if not _master(request).delete(p.username, Holiday, day):
         raise ApiError(404, "not_found", f"day: {day} is not in the city's list", "day")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from hub.api.auth import Principal, current, scope_opd
 from hub.api.errors import ApiError
 from hub.api.routes.app_views import opd_in_scope, parse_day
+from hub.api.schemas import IsoDate
 from hub.api.views import long_date
 from hub.review import day_uncounted, uncounted
 
@@ -20,8 +21,8 @@ router = APIRouter()
 @router.get("/review", summary="Events not counted for attendance (liveness failed or inconclusive, outside "
             "the geofence, clock flags, outside the windows), with the reason: a period (start, end) or an OPD's "
             "day (date) with unknown faces and refused messages")
-def review(request: Request, start: date | None = None, end: date | None = None, opd: str | None = None,
-           date: date | None = None,  # noqa: A002 - the query name
+def review(request: Request, start: IsoDate | None = None, end: IsoDate | None = None, opd: str | None = None,
+           date: IsoDate | None = None,  # noqa: A002 - the query name
            p: Principal = Depends(current)) -> list[dict] | dict:
     if start is None and end is None:
         return _day(request, p, opd, date)
