@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from hub.api.auth import Principal, current
+from hub.api.openapi import document_errors
 from hub.api.pages import csp_for, html_page
 from hub.api.schemas import CorrectionIn
 from hub.api.views import legend
@@ -90,4 +91,4 @@ def install(app: FastAPI) -> None:
     """The page, its assets (/static/app) and the vendored libraries with their licences (/static/vendor)."""
     app.mount("/static/app", StaticFiles(directory=STATIC / "app"), name="app-assets")
     app.mount("/static/vendor", StaticFiles(directory=STATIC / "vendor"), name="vendor-assets")
-    app.include_router(router)
+    app.include_router(document_errors(router))  # /app/config's 401 is in the OpenAPI document too
