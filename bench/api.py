@@ -1,18 +1,21 @@
 """Web app latency under concurrent clients on loopback: today's board and the month table of one OPD of 150
-in a city of 6,000, against GET /health in the same run.
+in a city of 6,000, against GET /health and GET /app (a redirect: the framework's floor) in the same run.
 
     python bench/api.py [--employees 6000] [--opds 40] [--clients 50,200] [--seconds 6] [--events-per-s 2]
+                        [--data DIR]   # seed once into DIR and reuse it on the next runs
 
 Seeds master data and a month of events for the whole city (two per employee per working day up to the
 moment `--now`, a Tuesday late in a month), then serves the real app under uvicorn in a separate process
 (`--serve`), where a thread stores new events for the OPD at `--events-per-s` and hands them to the app's
-results as the hub would (so the cached board and month keep being updated during the measurement).
+results as the hub would (so the kept board and month keep being updated during the measurement).
 
 The load comes from this process: asyncio clients, one keep-alive connection each, raw HTTP/1.1.
 - closed loop: each client sends its next request as soon as the previous answer arrives (saturation);
 - paced: each client sends one request a second (a dashboard refreshing every second), `--clients` at once.
-Each phase runs `--seconds`. Also printed: the first (cold) request of the OPD's month, and the time to
-recompute the same month from raw events in-process (what every request cost before). Last line: JSON.
+Each phase runs `--seconds`; besides latency it reports the server process's CPU time per request (from
+/proc), which does not depend on what else the machine runs. Also printed: the first (cold) request of the
+OPD's month, the time to recompute the same month from raw events in-process (what every request cost
+before), and the load average. Last line: JSON.
 """
 
 from __future__ import annotations

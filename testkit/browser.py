@@ -57,7 +57,11 @@ def chromium(width: int = 1280, height: int = 900, downloads: Path | None = None
     if downloads is not None:
         options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                                   "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(DRIVER, env={**os.environ, "TZ": tz}), options=options)
+    options.add_experimental_option("prefs", {**options.experimental_options.get("prefs", {}),
+                                              "intl.accept_languages": "id-ID,id"})
+    # An Indonesian browser: its own date and time inputs read dd/mm/yyyy and 24-hour times.
+    env = {**os.environ, "TZ": tz, "LANG": "id_ID.UTF-8", "LANGUAGE": "id"}
+    driver = webdriver.Chrome(service=Service(DRIVER, env=env), options=options)
     set_viewport(driver, width, height)
     return driver
 

@@ -45,6 +45,16 @@ _RULES = [
 ]
 
 
+_RUPIAH = re.compile(r"Rp (\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d\d))?\b")
+_DECIMAL_PERCENT = re.compile(r"(\d+)\.(\d+)%")
+
+
+def indonesian_numbers(text: str) -> str:
+    """Rp 1,657,500.00 -> Rp 1.657.500,00 and 0.5% -> 0,5% (lines worded with English separators)."""
+    text = _RUPIAH.sub(lambda m: "Rp " + m[1].replace(",", ".") + (f",{m[2]}" if m[2] else ""), text)
+    return _DECIMAL_PERCENT.sub(r"\1,\2%", text)
+
+
 def rule_words(text: str) -> str:
     """A deduction's rule (as hub/tpp words it, with the policy key) in Bahasa Indonesia."""
     for pattern, words in _RULES:
@@ -216,7 +226,7 @@ def employee_month(entry: Entry, nip: str, now: datetime, tz: ZoneInfo, opd_name
     days = month_days(entry.month)
     ongoing = days[0] <= today <= days[-1] or today < days[0]
     tpp = row.tpp
-    explanation = [rule_words(line) for line in tpp.explanation()]
+    explanation = [indonesian_numbers(rule_words(line)) for line in tpp.explanation()]
     if ongoing:
         explanation.insert(1, f"SEMENTARA per {now.astimezone(tz):%d-%m-%Y %H:%M} WIT: bulan belum selesai; hari "
                               "yang belum terjadi belum dihitung dan hari ini dapat berubah.")

@@ -3,6 +3,8 @@ month, the review list and the devices, in Bahasa Indonesia."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from webapp_city import NOW, PASSWORD, seed
@@ -118,6 +120,9 @@ def test_one_employees_month_explains_each_deduction_in_bahasa_indonesia(client)
     assert any("tanpa cuti atau surat tugas" in x["aturan"] for x in d["potongan"] if x["kode"] == "TK")
     assert any(line.startswith("SEMENTARA per 24-11-2026 10:30 WIT") for line in d["penjelasan"])
     assert d["penjelasan"][-1].startswith("TPP diterima Rp")
+    komponen = next(line for line in d["penjelasan"] if line.startswith("Komponen disiplin"))
+    assert re.fullmatch(r"Komponen disiplin Rp [\d.]+,\d\d; komponen produktivitas Rp [\d.]+,\d\d .*", komponen)
+    assert not any(re.search(r"\d\.\d+%", line) for line in d["penjelasan"])  # 0,5%, not 0.5%
     assert d["hari"][-1] == {**d["hari"][-1], "tanggal": "2026-11-24", "kode": "BELUM_HADIR", "sementara": True}
 
 

@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
 from hub.api import views
-from hub.api.auth import Principal, current, scope_employee, scope_opd
+from hub.api.auth import Principal, bearer, current, scope_employee, scope_opd
 from hub.api.errors import ApiError
 from hub.device_status import status
 from hub.master import DutyOrder, Site
@@ -70,15 +71,24 @@ async def _view(request: Request, p: Principal, opd: str | None, month: str | No
     return _json(await run_in_threadpool(slow))
 
 
+def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    """The API's own token check (`auth.current`), run inline by the async views: the board and the month are
+    the most requested pages and a trip to the thread pool would cost more than the check itself."""
+    return current(request, creds)
+
+
 @router.get("/view/today", summary="Today's board of an OPD: counts and every employee's code so far (WIT)")
-async def today(request: Request, opd: str | None = None, p: Principal = Depends(current)) -> Response:
+async def today(request: Request, opd: str | None = None,
+                creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Response:
+    p = caller(request, creds)
     return await _view(request, p, opd, None, "board:{day}",
                        lambda e, now, tz, name: views.board(e, now.astimezone(tz).date(), now, tz, name))
 
 
 @router.get("/view/month", summary="The month of an OPD: per employee the codes of each day, deductions and TPP")
 async def month_table(request: Request, month: MONTH = None, opd: str | None = None,
-                      p: Principal = Depends(current)) -> Response:
+                      creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Response:
+    p = caller(request, creds)
     return await _view(request, p, opd, month, "month", views.month_table)
 
 
