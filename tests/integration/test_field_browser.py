@@ -309,10 +309,11 @@ def test_cold_start_offline_records_with_hub_down_and_delivers_when_it_returns(c
         assert wait(lambda: board(city)["event_terakhir"] == queued["key"], 20, "the board shows it")
 
         viewport(driver, 1100, 700)
-        driver.get(f"http://127.0.0.1:{city.api_port}/dashboard")
+        driver.get(f"http://127.0.0.1:{city.api_port}/dashboard")  # the old address: now the web app's board
+        wait(lambda: driver.find_elements("id", "user"), 30, "the web app's login")
         driver.find_element("id", "user").send_keys("camat")
         driver.find_element("id", "pass").send_keys(PASSWORD)
-        driver.find_element("css selector", "#login button").click()
+        driver.find_element("css selector", "#loginForm button").click()
         wait(lambda: NAME in page_text(driver), 30, "the hub's board in the browser")
         screenshot(driver, "field-08-hub-board")
     finally:

@@ -250,26 +250,52 @@ def test_opd_head_sees_the_board_month_review_and_devices(hub, open_browser, cit
     assert console_errors(d) == []
 
 
-def test_a_correction_raised_from_the_review_list_counts_on_the_board(hub, open_browser, city):
+def test_a_correction_raised_from_the_review_list_counts_on_the_board_once_another_user_approves(hub, open_browser,
+                                                                                                  city):
     d = open_browser(390)
     login(d, hub.url, "kadis-dinkes")
     go(d, "tinjau")
+    fajar_nip = city.nip("Fajar Tuhumury")
     fajar = wait_text(d, "table.review tbody tr", "Fajar Tuhumury")
     fajar.find_element("css selector", "button").click()
     form = wait_css(d, "#correctionForm")
-    assert form.find_element("css selector", "select[name=nip]").get_attribute("value") == city.nip("Fajar Tuhumury")
+    assert form.find_element("css selector", "select[name=nip]").get_attribute("value") == fajar_nip
     assert form.find_element("css selector", "input[name=time]").get_attribute("value") == "07:22"
+    assert "disetujui oleh pengguna lain" in form.text  # this hub's four-eyes rule, said before submitting
+    assert not form.find_elements("css selector", "input[name=approved_by]")
     form.find_element("css selector", "textarea[name=reason]").send_keys("liveness gagal karena silau; hadir, "
                                                                          "disaksikan kepala bidang")
-    form.find_element("css selector", "input[name=approved_by]").send_keys("Kepala Dinas Kesehatan")
+    assert fits_the_width(d)
     shot(d, "opd-koreksi")
     form.find_element("css selector", "button[type=submit]").click()
-    assert "Koreksi untuk Fajar Tuhumury tersimpan." in wait_css(d, "#formStatus .notice.ok").text
-    wait_text(d, "table.list tbody tr", "Fajar Tuhumury")
+    assert wait_css(d, "#formStatus .notice.ok").text == \
+        "Koreksi untuk Fajar Tuhumury diajukan; menunggu persetujuan."
+    row = wait_text(d, "table.list tbody tr", "Fajar Tuhumury")
+    assert "menunggu persetujuan" in row.text
+    # The requester cannot approve it: the API refuses and the page says why, in Bahasa Indonesia.
+    row.find_element("css selector", "button").click()  # Setujui
+    assert wait_css(d, "#formStatus .notice.error").text == \
+        "Koreksi harus disetujui oleh pengguna lain, bukan oleh pengajunya."
     go(d, "hari-ini")
-    row = wait_text(d, f"tr[data-nip='{city.nip('Fajar Tuhumury')}']", "07:22")
-    assert "BELUM_PULANG*" in row.text
-    assert console_errors(d) == []
+    wait_text(d, f"tr[data-nip='{fajar_nip}']", "BELUM_HADIR*")  # not counted while pending
+
+    other = open_browser(1280)  # the city's IT admin approves
+    login(other, hub.url, "admin")
+    css(other, "#opdSelect option[value='DINKES']")[0].click()
+    go(other, "pengajuan?form=koreksi")
+    pending = wait_text(other, "table.list tbody tr", "Fajar Tuhumury")
+    assert "menunggu persetujuan" in pending.text and "silau" in pending.text
+    [approve] = [b for b in pending.find_elements("css selector", "button") if b.text == "Setujui"]
+    approve.click()
+    assert wait_css(other, "#formStatus .notice.ok").text == "Koreksi disetujui."
+    assert "disetujui admin" in wait_text(other, "table.list tbody tr", "disetujui").text
+
+    d.refresh()  # the OPD head's board counts it now
+    row = wait_text(d, f"tr[data-nip='{fajar_nip}']", "BELUM_PULANG*")
+    assert "07:22" in row.text and "BELUM_HADIR" not in row.text
+    # Only the refused self-approval was an error in the console.
+    assert [e for e in console_errors(d) if "/approve - " not in e or "403" not in e] == []
+    assert console_errors(other) == []
 
 
 def test_leave_and_a_duty_order_with_its_destination_picked_on_the_map(hub, open_browser, city):
@@ -284,7 +310,7 @@ def test_leave_and_a_duty_order_with_its_destination_picked_on_the_map(hub, open
     set_value(d, form.find_element("css selector", "input[name=end]"), "2026-11-23")
     form.find_element("css selector", "button[type=submit]").click()
     error = wait_css(d, "#formStatus .notice.error").text
-    assert error == "Isian tidak valid: tanggal selesai sebelum tanggal mulai."  # the API's words, in Bahasa
+    assert error == "Isian tidak valid (tanggal selesai): sebelum tanggal mulai."  # the API's words, in Bahasa
     set_value(d, form.find_element("css selector", "input[name=end]"), "2026-11-25")
     form.find_element("css selector", "button[type=submit]").click()
     assert wait_css(d, "#formStatus .notice.ok").text == "Cuti Budi Santoso tersimpan."
@@ -360,7 +386,8 @@ def test_payroll_office_reads_every_opd_and_downloads_the_exports(hub, open_brow
     files = wait_for(d, lambda _: sorted(p.name for p in downloads.glob("rekap-tpp-*"))
                      if len(list(downloads.glob("rekap-tpp-*[vx]"))) == 2 else False)
     assert files == ["rekap-tpp-2026-11-DINKES.csv", "rekap-tpp-2026-11-DINKES.xlsx"]
-    rows = list(csv.reader((downloads / files[0]).read_text().splitlines()))
+    # CSV for Excel in Indonesian settings (main's exports): a byte-order mark and ';' between fields.
+    rows = list(csv.reader((downloads / files[0]).read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows[0][:3] == ["NIP", "Nama", "OPD"] and {r[1] for r in rows[1:]} >= {"Budi Santoso", "Ani Lestari"}
     from openpyxl import load_workbook
 

@@ -17,14 +17,13 @@ const FIELDS = {
 };
 
 const DETAILS = [
-  [/end is before start/, "tanggal selesai sebelum tanggal mulai"],
+  [/is before start/, "sebelum tanggal mulai"],  // on `end`: "2026-11-23 is before start 2026-11-24"
   [/longer than a year/, "rentang lebih dari setahun"],
   [/not in the policy/, "jenis cuti tidak dikenal kebijakan TPP"],
   [/at least (\d+) characters?/, "minimal $1 karakter"],
   [/give a time zone/, "waktu harus disertai zona (WIT)"],
   [/in the future/, "waktu di masa depan"],
   [/choose an OPD/, "pilih OPD lebih dulu"],
-  [/requester|own request|same user/, "penyetuju harus orang lain, bukan pengaju"],
 ];
 
 export class ApiError extends Error {
@@ -41,7 +40,9 @@ export function bahasa(status, error = {}) {
   switch (status) {
     case 0: return "Tidak dapat menghubungi server hub. Periksa jaringan lalu coba lagi.";
     case 401: return "Sesi Anda berakhir. Silakan masuk lagi.";
-    case 403: return "Anda tidak berhak melihat atau mengubah data ini.";
+    case 403:
+      if (/requester/.test(detail)) return "Koreksi harus disetujui oleh pengguna lain, bukan oleh pengajunya.";
+      return "Anda tidak berhak melihat atau mengubah data ini.";
     case 404: return "Data tidak ditemukan" + (field ? ` (${field}).` : ".");
     case 409:
       if (/closed/.test(detail)) return "Bulan tersebut sudah ditutup oleh BKPSDM; perubahan tidak dapat disimpan.";
