@@ -412,6 +412,7 @@ def test_admin_switches_opd(hub, open_browser, city):
     assert "Cuti, surat tugas, koreksi" in tabs(d)
     css(d, "#opdSelect option[value='DISDIK']")[0].click()
     wait_text(d, "#page h1", "Hari ini — Dinas Pendidikan")
+    wait_text(d, "table.list .name", "Maria Tahapary")  # the heading comes first, the list when it arrives
     names = [e.text for e in css(d, "table.list .name")]
     assert "Maria Tahapary" in names and "Ani Lestari" not in names
     shot(d, "admin-hari-ini")
