@@ -166,7 +166,12 @@ def shot(d, name: str) -> Path:
 
 
 def fits_the_width(d) -> bool:
-    return d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+    """Nothing makes the page scroll sideways, and every menu entry is in sight (none hidden past the edge)."""
+    return d.execute_script("""
+        const w = window.innerWidth;
+        const tabs = [...document.querySelectorAll('#tabs a')].map((a) => a.getBoundingClientRect());
+        return document.documentElement.scrollWidth <= w + 1 && tabs.every((r) => r.left >= 0 && r.right <= w + 1);
+    """)
 
 
 def console_errors(d) -> list[str]:
