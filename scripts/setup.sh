@@ -14,6 +14,8 @@ if [ "$services" = "yes" ]; then
     bin="${pair%%:*}"; pkg="${pair##*:}"
     command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_pkgs+=("$pkg")
   done
+  # Chromium's Indonesian locale: the web app's date and time inputs then read 24/11/2026 and 07.22.
+  [ -e /usr/lib/chromium/locales/id.pak ] || need_pkgs+=(chromium-l10n)
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then

@@ -1,6 +1,6 @@
-"""Headless Chromium for the browser tests (the web app, the field check-in page): Debian `chromium` +
-`chromium-driver` (scripts/setup.sh installs them with HADIR_SERVICES=yes), driven by Selenium, nothing
-downloaded at run time.
+"""Headless Chromium for the browser tests (the web app, the field check-in page): Debian `chromium`,
+`chromium-driver` and `chromium-l10n` (scripts/setup.sh installs them with HADIR_SERVICES=yes), driven by
+Selenium, nothing downloaded at run time.
 
 Each session gets a fresh profile, no background networking, and downloads into a folder of the test's.
 As root, a missing browser is installed with apt (the test command's setup); otherwise the caller is told
@@ -24,15 +24,21 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage
 ARTEFACTS = Path(__file__).resolve().parent.parent / "tests" / "artifacts" / "browser"
 
 
+# Chromium's Indonesian locale (Debian chromium-l10n): without it the browser's own date and time inputs show
+# 11/24/2026 and 07:22 AM whatever the page asks for; the app works either way.
+INDONESIAN = Path("/usr/lib/chromium/locales/id.pak")
+
+
 def ensure_chromium() -> None:
-    """Raise FileNotFoundError naming the packages unless Chromium and its driver are here (installed as root)."""
-    if Path(CHROMIUM).exists() and Path(DRIVER).exists():
+    """Raise FileNotFoundError naming the packages unless Chromium and its driver are here (installed as root,
+    with its Indonesian locale)."""
+    if Path(CHROMIUM).exists() and Path(DRIVER).exists() and (INDONESIAN.exists() or os.geteuid() != 0):
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"],
-                       check=True, env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver",
+                        "chromium-l10n"], check=True, env=env, capture_output=True)
     if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
         raise FileNotFoundError("chromium and chromium-driver (apt-get install chromium chromium-driver)")
 
