@@ -108,27 +108,59 @@ def device_provision(
     out: Path = typer.Option(..., help="Folder for the device bundle (copy it to /etc/hadir on the device)."),
     ca_dir: Path = CA_DIR,
     broker: str = typer.Option("127.0.0.1:8883", help="host:port of the broker's TLS listener."),
-    hub_data: Path = typer.Option(None, help="The hub's data folder: register the device's key there now."),
+    hub_data: Path = typer.Option(None, help="The hub's data folder: its public key goes into the bundle and "
+                                             "the device is registered there now."),
+    hub_key: Path = typer.Option(None, help="The hub's public key file (hub.pub in its data folder), when "
+                                            "the hub's data folder is not reachable from here."),
+    embedded_broker: bool = typer.Option(False, help="The hub runs the embedded broker: put a broker password "
+                                                     "in the bundle (needs --hub-data) instead of using mTLS."),
     opd: str = typer.Option(None, help="OPD the device belongs to."),
     source: str = typer.Option("usb:0", help="Camera source for the device config."),
 ) -> None:
-    """Take a device from nothing to ready: TLS certificate, signing key, config, hub registration."""
+    """Take a device from nothing to ready: TLS certificate, signing and gallery keys, the hub's public key,
+    config, hub registration."""
     from hadir.provision import CertificateAuthority, ProvisionError, provision_device
-    from hub.registry import DeviceRegistry
+    from hub.registry import DeviceRegistry, RegistryError
+    from hub.service import hub_public_key_path
 
+    if hub_data is None and hub_key is None:
+        console.print("[red]Give --hub-data or --hub-key:[/red] the device must know the hub's public key to "
+                      "tell its acknowledgements and galleries from forged ones.")
+        raise typer.Exit(2)
+    if embedded_broker and hub_data is None:
+        console.print("[red]--embedded-broker needs --hub-data[/red] (the broker password is registered there).")
+        raise typer.Exit(2)
+    hub_public = (hub_key or hub_public_key_path(hub_data)).read_text().strip()
     host, _, port = broker.rpartition(":")
     try:
         bundle = provision_device(CertificateAuthority.open(ca_dir), device_id, out, broker_host=host or broker,
-                                  broker_port=int(port or 8883), source=source)
+                                  broker_port=int(port or 8883), source=source, hub_public_key=hub_public)
     except (ProvisionError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     console.print(f"Device bundle written to {bundle.folder}.")
     if hub_data:
-        DeviceRegistry(hub_data / "devices.sqlite").register(device_id, bundle.public_key, opd=opd)
+        registry = DeviceRegistry(hub_data / "devices.sqlite")
+        try:
+            registry.register(device_id, bundle.public_key, box_key_b64=bundle.box_public_key, opd=opd)
+        except RegistryError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
         console.print(f"Registered {device_id} at the hub ({hub_data}).")
+        if embedded_broker:
+            secret = registry.issue_broker_secret(device_id)
+            toml = bundle.folder / "edge.toml"
+            text = toml.read_text().replace("protocol = 5\n", f'protocol = 311\nusername = "{device_id}"\n'
+                                                              f'password = "{secret}"\n')
+            for line in ('ca_file = "/etc/hadir/ca.crt"\n', 'cert_file = "/etc/hadir/device.crt"\n',
+                         'key_file = "/etc/hadir/device.key"\n'):
+                text = text.replace(line, "")
+            toml.touch(mode=0o600)
+            toml.write_text(text)
+            console.print("Broker password for the embedded broker written to edge.toml (keep it secret).")
     else:
-        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key}")
+        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key} "
+                      f"--box-key {bundle.box_public_key}")
 
 
 @device_app.command("revoke")
@@ -149,7 +181,8 @@ def device_revoke(device_id: str, ca_dir: Path = CA_DIR,
     if hub_data:
         DeviceRegistry(hub_data / "devices.sqlite").revoke(device_id, datetime.now(timezone.utc))
     console.print(f"Revoked {n} certificate(s) of {device_id}; copy {ca_dir / 'ca.crl'} to the broker and "
-                  "restart it (Mosquitto reads the CRL at start).")
+                  "send Mosquitto SIGHUP (systemctl reload mosquitto) so it rereads the CRL without a restart "
+                  "(docs/operations.md).")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
-"""Ed25519 device keys: the device signs each event's canonical body, the hub verifies it."""
+"""Ed25519 keys: the device signs each event's canonical body, the hub verifies it; the hub signs its
+acknowledgements and galleries, the device verifies them."""
 
 from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hadir.contract import AttendanceEvent
+from hadir.contract import Ack, AttendanceEvent, GalleryUpdate
 
 
 def new_key() -> Ed25519PrivateKey:
@@ -52,3 +54,40 @@ def verify_event(event: AttendanceEvent, public_key: Ed25519PublicKey) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+# ---------------------------------------------------------------------------------- hub-signed messages
+# Acknowledgements and galleries are signed by the hub's own Ed25519 key; the device holds the hub's public
+# key from its provisioning bundle and ignores anything that does not verify (a forged ack would make it
+# delete events the hub never stored).
+
+_HubMessage = TypeVar("_HubMessage", Ack, GalleryUpdate)
+
+
+def sign_message(message: _HubMessage, key: Ed25519PrivateKey) -> _HubMessage:
+    sig = base64.b64encode(key.sign(message.canonical_body())).decode()
+    return message.model_copy(update={"sig": sig})
+
+
+def verify_message(message: Ack | GalleryUpdate, public_key: Ed25519PublicKey) -> bool:
+    try:
+        public_key.verify(base64.b64decode(message.sig, validate=True), message.canonical_body())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """The hub's signing key: made on first start (mode 600), the same ever after."""
+    if not path.exists():
+        save_private_key(new_key(), path)
+    return load_private_key(path)
+
+
+def save_public_key(key: Ed25519PrivateKey | Ed25519PublicKey, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(public_key_b64(key) + "\n")
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    return public_key_from_b64(path.read_text().strip())

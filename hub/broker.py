@@ -1,16 +1,19 @@
 """The embedded MQTT broker (amqtt, MQTT 3.1.1 only) for a one-office install or the demo.
 
-Production uses Mosquitto (MQTT 5, mTLS, per-device ACLs; see firmware_config/mosquitto). amqtt here
-has no per-device ACL, no TLS client identity and no MQTT 5 reason codes: bind it to loopback or a
-closed terminal network only.
+Production uses Mosquitto (MQTT 5, mTLS, per-device ACLs; see firmware_config/mosquitto). Here every
+client must authenticate (hub secret, or a device's broker password) and is confined to its own topics
+(hub/broker_auth.py), but there is no TLS: the broker refuses to listen beyond loopback unless the
+operator says the terminal network is closed (`allow_lan`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +24,26 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class EmbeddedBroker:
     """Runs amqtt in a thread of its own with its own event loop."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, registry_path: Path, hub_secret: str, host: str = "127.0.0.1", port: int = 0, *,
+                 allow_lan: bool = False):
+        if not _loopback(host) and not allow_lan:
+            raise RuntimeError(f"the embedded broker has no TLS: refusing to listen on {host}; bind 127.0.0.1, "
+                               "use Mosquitto with mTLS, or set embedded_broker_lan = true for a closed network")
+        from hub.broker_auth import secret_hash
+
+        self.registry_path, self.hub_secret_hash = str(registry_path), secret_hash(hub_secret)
         self.host, self.port = host, port or free_port(host)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -48,7 +67,11 @@ class EmbeddedBroker:
             logging.getLogger(name).setLevel(logging.WARNING)
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": {
+                "hub.broker_auth.HadirAuthPlugin": {"registry_path": self.registry_path,
+                                                    "hub_secret_hash": self.hub_secret_hash},
+                "hub.broker_auth.HadirTopicPlugin": {"registry_path": self.registry_path},
+            },
         }
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)

@@ -23,6 +23,8 @@ class HubSettings(BaseSettings):
 
     data_dir: Path = Path("/var/lib/hadir-hub")
     embedded_broker: bool = True  # false: connect to `mqtt` (Mosquitto in production)
+    # The embedded broker has no TLS: it listens beyond loopback only if this says the network is closed.
+    embedded_broker_lan: bool = False
     # A short session expiry: a crashed worker's session (and its share of a shared subscription) lapses
     # within minutes; the devices' outboxes, not the broker, keep every event until it is stored.
     mqtt: MqttSettings = MqttSettings(protocol=311, session_expiry_s=300)

@@ -7,7 +7,6 @@ deletes an employee's templates, bumps the gallery version and pushes the new ga
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import zipfile
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +25,7 @@ from edge.enroll import PhotoReport, best_face
 from edge.infer.gallery import Gallery
 from edge.infer.pipeline import FacePipeline
 from hadir.contract import GalleryUpdate
+from hadir.sealed import seal_gallery
 from hub.master import AuditLog, Base, MasterData
 
 
@@ -124,11 +125,11 @@ class Enrolment:
         matrix = np.stack(vectors) if vectors else np.zeros((0, dim), np.float32)
         return Gallery(self.pipeline.model_id, self.version(), [t.nip for t in rows], matrix)
 
-    def update_for(self, device_id: str, opd_code: str | None) -> GalleryUpdate:
+    def update_for(self, device_id: str, opd_code: str | None, recipient: X25519PublicKey) -> GalleryUpdate:
+        """The gallery of `opd_code`, sealed for the device's X25519 key (the caller signs it)."""
         g = self.gallery(opd_code)
-        return GalleryUpdate(device_id=device_id, version=max(1, g.version), model_id=g.model_id, dim=g.dim,
-                             ids=list(g.ids), templates_b64=base64.b64encode(g.templates.astype("<f4").tobytes())
-                             .decode())
+        return seal_gallery(device_id, max(1, g.version), g.model_id, list(g.ids),
+                            g.templates.astype("<f4").tobytes(), g.dim, recipient)
 
 
 def photos_from_zip(data: bytes) -> list[tuple[str, str, bytes]]:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hadir.contract import Channel, topic
 from hadir.mqtt import MqttSettings
+from hadir.signing import load_or_create_key, save_public_key, sign_message
 from hub.broker import EmbeddedBroker
+from hub.broker_auth import HUB_USER
 from hub.config import HubSettings
 from hub.ingest.gps_checks import GpsHistory
 from hub.ingest.metrics import IngestMetrics
@@ -18,6 +23,28 @@ from hub.live import Broadcaster
 from hub.master import MasterData
 from hub.registry import DeviceRegistry
 from hub.store.base import EventStore, StoredEvent
+
+log = logging.getLogger(__name__)
+
+HUB_KEY_FILE = "hub_signing.key"  # Ed25519: signs acknowledgements and galleries
+HUB_PUBLIC_FILE = "hub.pub"  # its public half, copied into every device bundle
+BROKER_SECRET_FILE = "broker_hub.secret"  # the hub's password on the embedded broker
+
+
+def hub_public_key_path(data_dir: Path) -> Path:
+    """Where the hub's public key is (created with the key on the hub's first start)."""
+    load_or_create_key(data_dir / HUB_KEY_FILE)
+    path = data_dir / HUB_PUBLIC_FILE
+    if not path.exists():
+        save_public_key(load_or_create_key(data_dir / HUB_KEY_FILE), path)
+    return path
+
+
+def _secret(path: Path) -> str:
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def open_store(settings: HubSettings) -> EventStore:
@@ -43,13 +70,17 @@ class Hub:
         d.mkdir(parents=True, exist_ok=True)
         self.store = open_store(self.settings)
         self.registry = DeviceRegistry(d / "devices.sqlite")
+        self.hub_key = load_or_create_key(d / HUB_KEY_FILE)
+        hub_public_key_path(d)
+        self.hub_public_key = self.hub_key.public_key()
         self.quarantine = Quarantine(d / "quarantine.sqlite")
         self.metrics = IngestMetrics()
         policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
         self.broadcaster = Broadcaster()
         self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
-                             GpsHistory(d / "gps.sqlite"))
+                             GpsHistory(d / "gps.sqlite"), signer=self.hub_key)
         self._master: MasterData | None = None
+        self._device_secrets: dict[str, str] = {}
 
     def _stored(self, item: StoredEvent) -> None:
         self.broadcaster.publish(item)  # live check-ins for dashboards
@@ -73,15 +104,22 @@ class Hub:
         return self._enrolment
 
     def push_galleries(self) -> int:
-        """Send every active device the current gallery of its OPD (all templates if it has no OPD)."""
+        """Send every active device the current gallery of its OPD (all templates if it has no OPD),
+        sealed for the device's own key and signed by the hub. A device registered without a gallery key
+        gets nothing (templates never travel in the clear) and is logged."""
         if not self.workers:
             return 0
         sent = 0
         for device in self.registry.all():
             if device.revoked:
                 continue
-            update = self.enrolment.update_for(device.device_id, device.opd)
-            self.workers[0].client.publish(topic(device.device_id, Channel.GALLERY), update.model_dump_json(), qos=1)
+            box = self.registry.box_key(device.device_id)
+            if box is None:
+                log.error("device %s has no gallery key registered: gallery not sent (re-provision it)",
+                          device.device_id)
+                continue
+            update = sign_message(self.enrolment.update_for(device.device_id, device.opd, box), self.hub_key)
+            self.workers[0].client.publish(topic(device.device_id, Channel.GALLERY), update.to_bytes(), qos=1)
             sent += 1
         return sent
 
@@ -97,12 +135,29 @@ class Hub:
     @property
     def mqtt(self) -> MqttSettings:
         if self.broker is not None:
-            return MqttSettings(host=self.broker.host, port=self.broker.port, protocol=311)
+            return MqttSettings(host=self.broker.host, port=self.broker.port, protocol=311, username=HUB_USER,
+                                password=self.broker_secret)
         return self.settings.mqtt
+
+    @property
+    def broker_secret(self) -> str:
+        return _secret(self.settings.data_dir / BROKER_SECRET_FILE)
+
+    def device_mqtt(self, device_id: str) -> MqttSettings:
+        """Connection settings for a device on this hub's embedded broker (a broker password is issued on
+        the first call; demo and tests); with an external broker, the hub's settings without its credentials."""
+        if self.broker is None:
+            return self.settings.mqtt.model_copy(update={"username": None, "password": None})
+        if device_id not in self._device_secrets:
+            self._device_secrets[device_id] = self.registry.issue_broker_secret(device_id)
+        return MqttSettings(host=self.broker.host, port=self.broker.port, protocol=311, username=device_id,
+                            password=self._device_secrets[device_id])
 
     def start(self) -> Hub:
         if self.settings.embedded_broker:
-            self.broker = EmbeddedBroker(self.settings.mqtt.host, self.settings.mqtt.port).start()
+            self.broker = EmbeddedBroker(self.settings.data_dir / "devices.sqlite", self.broker_secret,
+                                         self.settings.mqtt.host, self.settings.mqtt.port,
+                                         allow_lan=self.settings.embedded_broker_lan).start()
         self.start_workers()
         return self
 

@@ -18,7 +18,7 @@ from edge.clock import ClockGuard
 from edge.outbox.store import Outbox, OutboxFull
 from edge.publish.link import DeviceLink
 from hadir import localservices as services
-from hadir.contract import ClockSource, utcnow
+from hadir.contract import ClockSource, seq_epoch, seq_number, utcnow
 from hadir.mqtt import MqttSettings
 from hadir.signing import new_key, public_key_b64, save_private_key, sign_event
 from hub.audit import verify_chain
@@ -57,11 +57,12 @@ def hub_on(tmp_path, influxdb):
 
 def assert_exactly_once(hub: Hub, device: str, expected: int, report) -> None:
     stored = hub.store.device_events(device)
-    seqs = [s.event.seq for s in stored]
+    seqs = [seq_number(s.event.seq) for s in stored]
     chain = verify_chain(hub.store, hub.registry, device)
     report(f"sent {expected}, stored {len(stored)}, distinct {len(set(seqs))}, duplicates re-acked "
            f"{int(hub.metrics.duplicates._value.get())}, chain: {chain.summary()}")
     assert sorted(seqs) == list(range(1, expected + 1)), "lost or duplicated events"
+    assert len({seq_epoch(s.event.seq) for s in stored}) == 1
     assert chain.intact, chain.summary()
 
 
@@ -77,12 +78,13 @@ def test_sigkill_the_edge_agent_while_publishing(tmp_path, mosquitto, hub_on, fa
     dev, total = "pi-kill-01", 400
     register(hub, dev, tmp_path)
     args = [sys.executable, str(HERE / "fault_device.py"), str(tmp_path / "outbox.sqlite"),
-            str(tmp_path / f"{dev}.key"), dev, str(mosquitto.port), str(total), "0.02"]
+            str(tmp_path / f"{dev}.key"), dev, str(mosquitto.port), str(total),
+            str(hub.settings.data_dir / "hub.pub"), "0.02"]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert wait_until(lambda: hub.store.count() >= 50, 30), "device never got going"
     os.kill(first.pid, signal.SIGKILL)
     first.wait(10)
-    at_kill = Outbox(tmp_path / "outbox.sqlite").last_seq()
+    at_kill = seq_number(Outbox(tmp_path / "outbox.sqlite").last_seq())
     second = subprocess.run(args, capture_output=True, text=True, timeout=180)
     assert second.returncode == 0, second.stdout + second.stderr
     assert wait_until(lambda: hub.store.count() >= total, 30)
@@ -95,7 +97,8 @@ def test_sigkill_the_broker(tmp_path, mosquitto, hub_on, fault_report):
     dev, total = "pi-broker-01", 600
     key = register(hub, dev, tmp_path)
     outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
-    link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox, resend_after_s=2.0).start()
+    link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox,
+                      hub_key=hub.hub_public_key, resend_after_s=2.0).start()
     for i in range(total):
         outbox.append(lambda seq, prev: sign_event(event(dev, seq, prev, None), key))
         link.notify()
@@ -117,7 +120,8 @@ def test_hub_down_for_a_long_backlog_then_restarted(tmp_path, mosquitto, hub_on,
     outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
     for _ in range(total):
         outbox.append(lambda seq, prev: sign_event(event(dev, seq, prev, None), key))
-    link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox, resend_after_s=30.0).start()
+    link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox,
+                      hub_key=hub.hub_public_key, resend_after_s=30.0).start()
     time.sleep(2)
     assert outbox.depth() == total and hub.store.count() == 0
     started = time.monotonic()
@@ -137,7 +141,7 @@ def test_network_cut_between_device_and_broker(tmp_path, mosquitto, hub_on, faul
     proxy = services.TcpProxy(mosquitto.port)
     outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
     settings = MqttSettings(port=proxy.port, protocol=5, keepalive_s=2)
-    link = DeviceLink(settings, dev, outbox, resend_after_s=2.0).start()
+    link = DeviceLink(settings, dev, outbox, hub_key=hub.hub_public_key, resend_after_s=2.0).start()
     cuts = 0
     for i in range(total):
         outbox.append(lambda seq, prev: sign_event(event(dev, seq, prev, None), key))
@@ -184,7 +188,8 @@ def test_outbox_disk_fills_up(tmp_path, mosquitto, hub_on, fault_report):
             recorded += 1
         assert full and alarm_at is not None and alarm_at < recorded, "no alarm before the disk filled"
         assert outbox.depth() == recorded  # nothing recorded was lost
-        link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox).start()
+        link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox,
+                          hub_key=hub.hub_public_key).start()
         assert link.wait_drained(90)
         link.stop()
         # Acknowledged events were deleted, so the device can record again.
@@ -212,14 +217,15 @@ def test_device_clock_jumps(tmp_path, mosquitto, hub_on, fault_report):
     for at in times:
         src = guard.source_for(at)
         outbox.append(lambda seq, prev, at=at, src=src: sign_event(event(dev, seq, prev, None, at=at, clock=src), key))
-    link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox).start()
+    link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox,
+                      hub_key=hub.hub_public_key).start()
     assert link.wait_drained(60)
     link.stop()
     stored = {s.event.seq: s for s in hub.store.device_events(dev)}
-    ahead = [seq for seq, s in stored.items() if "clock_ahead" in s.flags]
-    unset = [seq for seq, s in stored.items() if "clock_unset" in s.flags]
+    ahead = [seq_number(seq) for seq, s in stored.items() if "clock_ahead" in s.flags]
+    unset = [seq_number(seq) for seq, s in stored.items() if "clock_unset" in s.flags]
     assert ahead == list(range(11, 21)) and unset == list(range(21, 31))
-    assert not stored[1].flags
+    assert not stored[min(stored)].flags
     fault_report("clock jump", "10 events 3 h ahead flagged clock_ahead by the hub; 10 stamped after the clock "
                                "fell 2 days back sent as clock_source=none by the device, flagged clock_unset; "
                                "neither counts for attendance")

@@ -62,7 +62,8 @@ def test_new_device_publishes_through_mtls_and_is_acknowledged(city, tmp_path):
     outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
     for _ in range(25):
         outbox.append(lambda seq, prev: sign_event(event(bundle.device_id, seq, prev, None), key))
-    link = DeviceLink(device_settings(bundle.folder, broker.port), bundle.device_id, outbox).start()
+    link = DeviceLink(device_settings(bundle.folder, broker.port), bundle.device_id, outbox,
+                      hub_key=hub.hub_public_key).start()
     assert link.wait_drained(30)
     link.stop()
     assert len(hub.store.device_events(bundle.device_id)) == 25
@@ -134,8 +135,9 @@ def test_stolen_certificate_does_not_let_a_device_sign_for_another(city, tmp_pat
                              / "signing.key")
     outbox = Outbox(tmp_path / "stolen.sqlite", min_free_mb=1, alarm_free_mb=2)
     outbox.append(lambda seq, prev: sign_event(event("pi-b-02", seq, prev, None), key_a))
-    link = DeviceLink(device_settings(bundle_b.folder, broker.port), "pi-b-02", outbox).start()
-    assert link.wait_drained(20)  # the hub answered: rejected for good, so the device drops it
+    link = DeviceLink(device_settings(bundle_b.folder, broker.port), "pi-b-02", outbox,
+                      hub_key=hub.hub_public_key).start()
+    assert link.wait_drained(20)  # the hub answered: refused, so the device holds it aside (never deleted)
     link.stop()
-    assert link.rejected == {"pi-b-02:1": "bad_signature"}
+    assert list(link.rejected.values()) == ["bad_signature"] and list(outbox.held().values()) == ["bad_signature"]
     assert hub.store.count() == 0 and hub.metrics.rejected_counts() == {"bad_signature": 1}

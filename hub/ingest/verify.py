@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource
+from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, previous_seq
 from hadir.signing import verify_event
 from hub.registry import DeviceRegistry
 
@@ -34,7 +34,7 @@ def check_signature(event: AttendanceEvent, registry: DeviceRegistry) -> None:
 
 
 def previous_keys(events: list[AttendanceEvent]) -> list[str]:
-    return [f"{e.device_id}:{e.seq - 1}" for e in events if e.seq > 1]
+    return [f"{e.device_id}:{p}" for e in events if (p := previous_seq(e.seq)) is not None]
 
 
 def flags_for(event: AttendanceEvent, received_at: datetime, known_hashes: dict[str, str],
@@ -63,11 +63,12 @@ def flags_for(event: AttendanceEvent, received_at: datetime, known_hashes: dict[
                 flags.append("clock_disagrees_gps")
         if event.gps.mode >= 2 and event.gps.sats_used == 0 and not event.gps.fixed_site:
             flags.append("gps_no_satellites")
-    if event.seq == 1:
+    prev = previous_seq(event.seq)
+    if prev is None:  # the first event of an outbox epoch
         if event.prev_hash != GENESIS_HASH:
             flags.append("chain_break")
     else:
-        previous = known_hashes.get(f"{event.device_id}:{event.seq - 1}")
+        previous = known_hashes.get(f"{event.device_id}:{prev}")
         if previous is not None and previous != event.prev_hash:
             flags.append("chain_break")
     return flags

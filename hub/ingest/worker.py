@@ -16,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hadir.contract import (
+    HASH_PREFIX_LEN,
     Ack,
     AttendanceEvent,
     Channel,
@@ -32,12 +34,13 @@ from hadir.contract import (
     utcnow,
 )
 from hadir.mqtt import MqttSettings, connect, make_client
+from hadir.signing import sign_message
 from hub.ingest.gps_checks import GpsHistory
 from hub.ingest.metrics import IngestMetrics
 from hub.ingest.quarantine import Quarantine
 from hub.ingest.verify import Rejected, VerifyPolicy, check_signature, flags_for, previous_keys
 from hub.registry import DeviceRegistry
-from hub.store.base import EventStore, PutResult, StoredEvent
+from hub.store.base import EventStore, PutResult, StoredEvent, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,22 @@ class Inbound:
     topic: str
     payload: bytes
     received_at: object
+    retained: bool = False  # a retained copy the broker replayed at subscription, not live traffic
+
+
+ACK_CHUNK = 100  # keys per acknowledgement: keeps every ack under the contract's 16 KiB
+
+
+def _acks(device: str, stored: list[tuple[str, str]], rejected: dict[str, str], resend: bool = False
+          ) -> list[Ack]:
+    now = utcnow()
+    out = []
+    items = list(rejected.items())
+    for start in range(0, max(len(stored), len(items), 1), ACK_CHUNK):
+        part = stored[start:start + ACK_CHUNK]
+        out.append(Ack(device_id=device, keys=[k for k, _ in part], digests=[d for _, d in part],
+                       rejected=dict(items[start:start + ACK_CHUNK]), resend=resend, stored_at=now))
+    return out
 
 
 class Ingest:
@@ -54,12 +73,14 @@ class Ingest:
 
     def __init__(self, store: EventStore, registry: DeviceRegistry, quarantine: Quarantine,
                  metrics: IngestMetrics | None = None, policy: VerifyPolicy | None = None,
-                 on_stored: Callable[[StoredEvent], None] | None = None, gps_history: GpsHistory | None = None):
+                 on_stored: Callable[[StoredEvent], None] | None = None, gps_history: GpsHistory | None = None,
+                 signer: Ed25519PrivateKey | None = None):
         self.store, self.registry, self.quarantine = store, registry, quarantine
         self.gps_history = gps_history
         self.metrics = metrics or IngestMetrics()
         self.policy = policy or VerifyPolicy()
         self.on_stored = on_stored
+        self.signer = signer  # the hub's key: every ack is signed (devices ignore unsigned ones)
         # Recently stored key -> hash: chain checks of the next events rarely need the store.
         self._recent: OrderedDict[str, str] = OrderedDict()
         self._recent_max = 200_000
@@ -70,38 +91,57 @@ class Ingest:
         self.quarantine.add(msg.topic, msg.payload, reason, detail, msg.received_at)
         log.warning("refused message on %s: %s: %s", msg.topic, reason, detail)
 
+    def sign(self, ack: Ack) -> Ack:
+        return sign_message(ack, self.signer) if self.signer is not None else ack
+
+    def _admit(self, msg: Inbound, rejected: dict[str, dict[str, str]]) -> StoredEvent | None:
+        """Parse and verify one message; state and telemetry are recorded here. An event to store, or None."""
+        try:
+            device_id, channel, model = parse(msg.topic, msg.payload, "up")
+        except ContractError as exc:
+            self.metrics.received.labels("invalid").inc()
+            self._refuse(msg, exc.reason, exc.detail if exc.field is None else f"{exc.field}: {exc.detail}")
+            return None
+        self.metrics.received.labels(channel.name.lower()).inc()
+        if isinstance(model, DeviceState):
+            self.registry.record_state(model, msg.received_at, live=not msg.retained)
+            self.metrics.online.set(self.registry.online_count())
+            return None
+        if isinstance(model, Telemetry):
+            self.registry.record_telemetry(model, msg.received_at)
+            return None
+        assert isinstance(model, AttendanceEvent)  # parse(..., "up") admits only uplink models
+        try:
+            check_signature(model, self.registry)
+        except Rejected as exc:
+            self._refuse(msg, exc.reason, exc.detail)
+            if exc.final:
+                rejected[device_id][model.key] = exc.reason
+            return None
+        return StoredEvent(model, msg.received_at)
+
     def process(self, batch: list[Inbound]) -> list[Ack]:
         events: list[tuple[Inbound, StoredEvent]] = []
         rejected: dict[str, dict[str, str]] = defaultdict(dict)
         for msg in batch:
             try:
-                device_id, channel, model = parse(msg.topic, msg.payload, "up")
-            except ContractError as exc:
-                self.metrics.received.labels("invalid").inc()
-                self._refuse(msg, exc.reason, exc.detail if exc.field is None else f"{exc.field}: {exc.detail}")
+                item = self._admit(msg, rejected)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # one odd message never fails the batch
+                log.exception("message on %s could not be checked", msg.topic)
+                self._refuse(msg, "internal_error", f"{type(exc).__name__}: {exc}"[:300])
                 continue
-            self.metrics.received.labels(channel.name.lower()).inc()
-            if isinstance(model, DeviceState):
-                self.registry.record_state(model, msg.received_at)
-                self.metrics.online.set(self.registry.online_count())
-                continue
-            if isinstance(model, Telemetry):
-                self.registry.record_telemetry(model, msg.received_at)
-                continue
-            assert isinstance(model, AttendanceEvent)  # parse(..., "up") admits only uplink models
-            try:
-                check_signature(model, self.registry)
-            except Rejected as exc:
-                self._refuse(msg, exc.reason, exc.detail)
-                if exc.final:
-                    rejected[device_id][model.key] = exc.reason
-                continue
-            events.append((msg, StoredEvent(model, msg.received_at)))
+            if item is not None:
+                events.append((msg, item))
+        if events:
+            self.registry.seen({item.event.device_id for _, item in events}, utcnow())
 
-        # Chain links: the previous events' hashes, from this batch or (one query) from the store.
+        # Chain links: what the store holds wins over this batch (a forked copy vouches for nothing);
+        # then this batch, then the recent cache.
         batch_hashes = {item.key: item.hash for _, item in events}
-        known = {**batch_hashes}
-        wanted = []
+        wanted = set(batch_hashes)
+        known: dict[str, str] = {}
         for k in previous_keys([item.event for _, item in events]):
             if k in batch_hashes:
                 continue
@@ -110,23 +150,27 @@ class Ingest:
             if digest is not None:
                 known[k] = digest
             else:
-                wanted.append(k)
-        if wanted:
-            known.update(self.store.hashes(wanted))
+                wanted.add(k)
+        stored_before = self.store.hashes(sorted(wanted)) if wanted else {}
+        known = {**batch_hashes, **known, **stored_before}
         events = [(msg, StoredEvent(item.event, item.received_at, tuple(
                       flags_for(item.event, item.received_at, known, self.policy)
                       + (self.gps_history.check(item.event) if self.gps_history else []))))
                   for msg, item in events]
 
-        results = self.store.put([e for _, e in events]) if events else []
-        stored: dict[str, list[str]] = defaultdict(list)
-        for (msg, item), result in zip(events, results, strict=True):
+        results = self._put([e for _, e in events]) if events else []
+        stored: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for (msg, item), (result, detail) in zip(events, results, strict=True):
             device = item.event.device_id
             if result is PutResult.FORK:
                 self._refuse(msg, "fork", f"{item.key} already stored with different content")
                 rejected[device][item.key] = "fork"
                 continue
-            stored[device].append(item.key)
+            if result is PutResult.UNSTORABLE:
+                self._refuse(msg, "unstorable", detail)
+                rejected[device][item.key] = "unstorable"
+                continue
+            stored[device].append((item.key, item.hash[:HASH_PREFIX_LEN]))
             self._remember(item.key, item.hash)
             if result is PutResult.DUPLICATE:
                 self.metrics.duplicates.inc()
@@ -137,10 +181,22 @@ class Ingest:
                 self.metrics.flagged.labels(flag).inc()
             if self.on_stored:
                 self.on_stored(item)
-        now = utcnow()
-        return [Ack(device_id=d, keys=stored.get(d, []), rejected=rejected.get(d, {}), stored_at=now)
-                for d in sorted(set(stored) | set(rejected))]
+        return [self.sign(a) for d in sorted(set(stored) | set(rejected))
+                for a in _acks(d, stored.get(d, []), rejected.get(d, {}))]
 
+    def _put(self, items: list[StoredEvent]) -> list[tuple[PutResult, str]]:
+        """Store a batch; if the store refuses it for its data, split it until the one bad event is found,
+        so that event is quarantined and the others are stored. A store that is down fails the batch."""
+        try:
+            return [(r, "") for r in self.store.put(items)]
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if len(items) == 1:
+                log.error("store refused %s: %s", items[0].key, exc)
+                return [(PutResult.UNSTORABLE, f"{type(exc).__name__}: {exc}"[:300])]
+            half = len(items) // 2
+            return self._put(items[:half]) + self._put(items[half:])
 
     def _remember(self, key: str, digest: str) -> None:
         with self._recent_lock:
@@ -172,7 +228,7 @@ class IngestWorker:
             client.subscribe(self.subscription, qos=1)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:  # noqa: ANN001
-        self._queue.put(Inbound(message.topic, bytes(message.payload), utcnow()))
+        self._queue.put(Inbound(message.topic, bytes(message.payload), utcnow(), bool(message.retain)))
 
     def start(self, timeout: float = 10.0) -> IngestWorker:
         self._thread = threading.Thread(target=self._run, name=f"ingest-{self.name}", daemon=True)
@@ -201,7 +257,7 @@ class IngestWorker:
                 log.exception("ingest batch of %d failed; devices will resend", len(batch))
                 continue
             for ack in acks:
-                self.client.publish(topic(ack.device_id, Channel.ACK), ack.model_dump_json(), qos=1)
+                self.client.publish(topic(ack.device_id, Channel.ACK), ack.to_bytes(), qos=1)
                 self.ingest.metrics.acks.inc()
             self.processed += len(batch)
 
@@ -209,8 +265,8 @@ class IngestWorker:
         """Tell devices the hub is (back) up: an empty Ack makes them resend what is still unacknowledged."""
         now = utcnow()
         for device_id in device_ids:
-            self.client.publish(topic(device_id, Channel.ACK), Ack(device_id=device_id, keys=[], stored_at=now)
-                                .model_dump_json(), qos=1)
+            ack = self.ingest.sign(Ack(device_id=device_id, keys=[], stored_at=now))
+            self.client.publish(topic(device_id, Channel.ACK), ack.to_bytes(), qos=1)
 
     def stop(self) -> None:
         self._stop.set()

@@ -15,6 +15,12 @@ class PutResult(str, Enum):
     STORED = "stored"
     DUPLICATE = "duplicate"  # same key, same content: already stored, acknowledge again
     FORK = "fork"  # same key, different content: never stored, flagged
+    UNSTORABLE = "unstorable"  # this store cannot hold the event (e.g. a time outside its range)
+
+
+class StoreUnavailable(RuntimeError):
+    """The store is down or busy: nothing in the batch is decided, the devices resend it later.
+    Any other exception from `put` means something in the batch is bad data (see Ingest)."""
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 from hadir.sqlite import connect
-from hub.store.base import PutResult, StoredEvent
+from hub.store.base import PutResult, StoredEvent, StoreUnavailable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -32,6 +33,12 @@ class SqliteEventStore:
         self._db.executescript(_SCHEMA)
 
     def put(self, items: list[StoredEvent]) -> list[PutResult]:
+        try:
+            return self._put(items)
+        except sqlite3.OperationalError as exc:  # locked, disk full, I/O: nothing decided, resent later
+            raise StoreUnavailable(f"event store {self.path}: {exc}") from exc
+
+    def _put(self, items: list[StoredEvent]) -> list[PutResult]:
         results = []
         existing = self.hashes([i.key for i in items])
         with self._lock:
