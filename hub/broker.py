@@ -24,6 +24,67 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def _auth_first_broker():  # noqa: ANN202 - a Broker subclass, built lazily (amqtt is a hub-only dependency)
+    """amqtt 0.12 deletes (clean session) or rewrites (will, credentials) the existing session of a client id
+    *before* it authenticates the new connection: an anonymous client using the hub's or a device's client
+    id would drop its subscriptions. This broker authenticates first and only then lets amqtt touch sessions."""
+    from amqtt.broker import Broker
+    from amqtt.contexts import Action
+    from amqtt.errors import AMQTTError, MQTTError, NoDataError
+    from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+    from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+    from amqtt.utils import gen_client_id
+
+    class AuthFirstBroker(Broker):
+        async def _initialize_client_session(self, reader, writer, remote_address, remote_port):  # noqa: ANN001, ANN202
+            try:
+                handler, session = await BrokerProtocolHandler.init_from_connect(reader, writer,
+                                                                                 self.plugins_manager)
+            except (AMQTTError, MQTTError, NoDataError) as exc:
+                raise AMQTTError(exc) from exc
+            if not await self._authenticate(session, None):
+                await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+                await writer.close()
+                raise AMQTTError(f"not authorized: client {session.client_id!r} from {remote_address}")
+            # From here on as amqtt does it (amqtt/broker.py, _initialize_client_session).
+            if session.clean_session:
+                if session.client_id:
+                    await self._delete_session(session.client_id)
+                else:
+                    session.client_id = gen_client_id()
+                session.parent = 0
+            elif session.client_id in self._sessions:
+                existing, _ = self._sessions[session.client_id]
+                for attr in ("will_flag", "will_message", "will_topic", "will_qos", "keep_alive", "username",
+                             "password"):
+                    setattr(existing, attr, getattr(session, attr))
+                session = existing
+                session.parent = 1
+            else:
+                session.parent = 0
+            delay = self.config.get("timeout-disconnect-delay", 0)
+            if session.keep_alive > 0 and isinstance(delay, int):
+                session.keep_alive += delay
+            return handler, session
+
+        async def _publish_retained_messages_for_subscription(self, subscription, session):  # noqa: ANN001, ANN202
+            # amqtt replays retained messages matching *every* client's subscription to a connecting client,
+            # without the read ACL: check each one as a normal delivery would be checked.
+            topic_filter, qos = subscription
+            handler = self._get_handler(session)
+            if handler is None:
+                return
+            tasks = []
+            for name, retained in list(self._retained_messages.items()):
+                if self._matches(name, topic_filter) and await self._topic_filtering(session, name, Action.RECEIVE):
+                    tasks.append(asyncio.ensure_future(handler.mqtt_publish(
+                        retained.topic, retained.data, min(qos, retained.qos or qos), retain=True)))
+            if tasks:
+                await asyncio.wait(tasks)
+
+    return AuthFirstBroker
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -61,7 +122,7 @@ class EmbeddedBroker:
         return self
 
     def _run(self) -> None:
-        from amqtt.broker import Broker
+        Broker = _auth_first_broker()  # noqa: N806
 
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
