@@ -218,6 +218,7 @@ class IngestWorker:
         self.client = make_client(settings, client_id=name)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
         self._queue: queue.Queue[Inbound] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -226,6 +227,13 @@ class IngestWorker:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if not getattr(reason_code, "is_failure", False):
             client.subscribe(self.subscription, qos=1)
+
+    def _on_disconnect(self, *args: object) -> None:
+        # Without the broker the hub cannot know who is online: say so instead of showing the last state.
+        if not self._stop.is_set():
+            n = self.ingest.registry.mark_all_offline(utcnow())
+            self.ingest.metrics.online.set(self.ingest.registry.online_count())
+            log.error("ingest worker %s lost the broker; %d devices now shown as unknown", self.name, n)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:  # noqa: ANN001
         self._queue.put(Inbound(message.topic, bytes(message.payload), utcnow(), bool(message.retain)))
