@@ -118,7 +118,9 @@ class _Strict(BaseModel):
         return canonical(self.body())
 
     def to_bytes(self) -> bytes:
-        return canonical(self.model_dump(mode="json"))
+        # "sig" sorts after every other field name, so the canonical event is the canonical body with the
+        # signature appended: no second serialisation (tests/test_contract.py checks the equality).
+        return self.canonical_body()[:-1] + b',"sig":' + json.dumps(self.sig).encode() + b"}"
 
 
 def _utc(value: datetime) -> datetime:
@@ -230,7 +232,9 @@ class AttendanceEvent(_Strict):
         return hashlib.sha256(self.canonical_body()).hexdigest()
 
     def to_bytes(self) -> bytes:
-        return canonical(self.model_dump(mode="json"))
+        # "sig" sorts after every other field name, so the canonical event is the canonical body with the
+        # signature appended: no second serialisation (tests/test_contract.py checks the equality).
+        return self.canonical_body()[:-1] + b',"sig":' + json.dumps(self.sig).encode() + b"}"
 
 
 HASH_PREFIX_LEN = 16
@@ -272,6 +276,7 @@ class DeviceState(_Strict):
     model_id: str = ""
     gallery_version: int = Field(0, ge=0, lt=2**53)
     last_seq: int = Field(0, ge=0, le=MAX_SEQ)
+    acked_through: int = Field(0, ge=0, le=MAX_SEQ, description="newest event the hub acknowledged")
     held: int = Field(0, ge=0, description="events the hub refused, kept aside on the device")
     alarm: str = Field("", max_length=200, description="e.g. a corrupt outbox moved aside at start")
 
@@ -388,8 +393,8 @@ def parse(topic_name: str, payload: bytes, expect: Literal["up", "down"] | None 
     if channel in _SIGNED:
         # The signature is checked over the model's canonical body; refuse any payload whose values would
         # re-encode differently (e.g. 1.0 for 1, another time zone), so it covers exactly what arrived.
-        received = canonical(data)
-        if received != model.to_bytes():
+        received = canonical({k: v for k, v in data.items() if k != "sig"})
+        if received != model.canonical_body():
             raise ContractError("not_canonical", "values are not in canonical form (see docs/contract.md)")
     return device_id, channel, model
 

@@ -69,10 +69,11 @@ def _auth_first_broker():  # noqa: ANN202 - a Broker subclass, built lazily (amq
 
         async def _publish_retained_messages_for_subscription(self, subscription, session):  # noqa: ANN001, ANN202
             # amqtt replays retained messages matching *every* client's subscription to a connecting client,
-            # without the read ACL: check each one as a normal delivery would be checked.
+            # without the read ACL: only the client's own subscriptions, each message checked as a delivery.
             topic_filter, qos = subscription
             handler = self._get_handler(session)
-            if handler is None:
+            own = any(s.client_id == session.client_id for s, _ in self._subscriptions.get(topic_filter, []))
+            if handler is None or not own:
                 return
             tasks = []
             for name, retained in list(self._retained_messages.items()):

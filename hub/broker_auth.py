@@ -90,6 +90,8 @@ class HadirTopicPlugin(_RegistryPlugin, BaseTopicPlugin):
         if session is None or not topic:
             return False
         user = _text(session.username)
+        if user == HUB_USER and topic.startswith("hadir/hub/"):
+            return True  # the hub's presence claim (hub/presence.py)
         parts = _device_topic(topic)
         if parts is None:
             return False

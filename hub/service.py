@@ -21,6 +21,7 @@ from hub.ingest.verify import VerifyPolicy
 from hub.ingest.worker import Ingest, IngestWorker
 from hub.live import Broadcaster
 from hub.master import MasterData
+from hub.presence import HubPresence
 from hub.registry import DeviceRegistry
 from hub.store.base import EventStore, StoredEvent
 
@@ -63,6 +64,7 @@ class Hub:
     settings: HubSettings
     on_stored: Callable[[StoredEvent], None] | None = None
     broker: EmbeddedBroker | None = None
+    presence: HubPresence | None = None
     workers: list[IngestWorker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -158,6 +160,12 @@ class Hub:
             self.broker = EmbeddedBroker(self.settings.data_dir / "devices.sqlite", self.broker_secret,
                                          self.settings.mqtt.host, self.settings.mqtt.port,
                                          allow_lan=self.settings.embedded_broker_lan).start()
+        try:
+            self.presence = HubPresence(self.mqtt, self.settings.instance).start()
+        except BaseException:
+            if self.broker:
+                self.broker.stop()
+            raise
         self.start_workers()
         return self
 
@@ -176,6 +184,9 @@ class Hub:
 
     def stop(self) -> None:
         self.stop_workers()
+        if self.presence is not None:
+            self.presence.stop()
+            self.presence = None
         if self.broker:
             self.broker.stop()
             self.broker = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,6 +36,7 @@ from hadir.signing import new_key, public_key_b64, sign_event, sign_message
 from hub.config import HubSettings, Influx
 from hub.ingest.quarantine import Quarantine
 from hub.ingest.worker import Inbound, Ingest
+from hub.presence import DuplicateInstance
 from hub.registry import DeviceRegistry, RegistryError
 from hub.service import Hub
 from hub.store.base import PutResult, StoredEvent
@@ -324,3 +326,64 @@ def test_event_traffic_counts_as_seen(tmp_path):
     seen = datetime.fromisoformat(registry.all()[0].last_seen)
     assert abs((seen - utcnow()).total_seconds()) < 60
     assert seq_number(make_seq(5, 1)) == 1
+
+
+@pytest.mark.parametrize("embedded", [True, False])
+def test_a_second_hub_with_the_same_instance_name_is_refused(tmp_path, embedded, request):
+    if embedded:
+        first = Hub(HubSettings(data_dir=tmp_path / "a", mqtt=MqttSettings(port=0, protocol=311))).start()
+        mqtt_settings = first.mqtt
+    else:
+        port = request.getfixturevalue("mosquitto").port
+        mqtt_settings = MqttSettings(port=port, protocol=5)
+        first = Hub(HubSettings(data_dir=tmp_path / "a", embedded_broker=False, mqtt=mqtt_settings)).start()
+    second_settings = HubSettings(data_dir=tmp_path / "b", embedded_broker=False, mqtt=mqtt_settings)
+    try:
+        with pytest.raises(DuplicateInstance, match="already running"):
+            Hub(second_settings).start()
+        other = Hub(second_settings.model_copy(update={"instance": "2"})).start()  # a distinct name is fine
+        other.stop()
+    finally:
+        first.stop() if not embedded else None
+    if not embedded:
+        Hub(second_settings).start().stop()  # the name is free once the first hub stopped
+    else:
+        first.stop()
+
+
+# ------------------------------------------------------------------- (10) restore from an older backup
+
+
+def test_hub_restored_from_an_older_backup_gets_the_lost_events_again(tmp_path, mosquitto):
+    settings = HubSettings(data_dir=tmp_path / "hub", embedded_broker=False,
+                           mqtt=MqttSettings(port=mosquitto.port, protocol=5))
+    dev, key = "pi-restore-01", new_key()
+    hub = Hub(settings).start()
+    hub.registry.register(dev, public_key_b64(key))
+    outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
+    link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox, hub_key=hub.hub_public_key).start()
+
+    def record(n: int) -> None:
+        for _ in range(n):
+            outbox.append(lambda seq, prev: sign_event(event(dev, seq, prev, None), key))
+        link.notify()
+        assert link.wait_drained(20)
+
+    record(10)
+    backup = tmp_path / "backup-events.sqlite"
+    with sqlite3.connect(backup) as dst:  # the nightly backup (SQLite online backup API)
+        hub.store._db.backup(dst)
+    record(15)
+    assert hub.store.count() == 25 and outbox.depth() == 0
+    hub.stop()
+    shutil.copy(backup, settings.data_dir / "events.sqlite")  # restored: 15 acknowledged events are gone
+    for suffix in ("-wal", "-shm"):
+        (settings.data_dir / f"events.sqlite{suffix}").unlink(missing_ok=True)
+    hub = Hub(settings).start()
+    try:
+        assert wait_until(lambda: hub.store.count() == 25, 30), hub.store.count()
+        assert hub.metrics.resend_requests._value.get() == 1
+        assert link.wait_drained(10)
+    finally:
+        link.stop()
+        hub.stop()

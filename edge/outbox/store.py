@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from hadir.contract import (
@@ -58,6 +58,9 @@ CREATE TABLE IF NOT EXISTS chain (id INTEGER PRIMARY KEY CHECK (id = 1), last_se
 CREATE TABLE IF NOT EXISTS held (
     seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL, created_at TEXT NOT NULL,
     hash TEXT, reason TEXT NOT NULL, held_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acked (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL, created_at TEXT NOT NULL,
+    hash TEXT, acked_at TEXT NOT NULL);
 """
 
 
@@ -89,9 +92,13 @@ def _move_aside(path: Path) -> Path:
 
 
 class Outbox:
-    def __init__(self, path: Path, *, min_free_mb: float = 50.0, alarm_free_mb: float = 200.0):
+    def __init__(self, path: Path, *, min_free_mb: float = 50.0, alarm_free_mb: float = 200.0,
+                 keep_acked_days: float = 7.0):
+        """`keep_acked_days`: acknowledged events are kept this long (while the disk has room) so a hub
+        restored from an older backup can ask for them again."""
         self.path = Path(path)
         self.min_free_mb, self.alarm_free_mb = min_free_mb, alarm_free_mb
+        self.keep_acked_days = keep_acked_days
         self._lock = threading.Lock()
         self.recovered: str | None = None  # set when a broken outbox was moved aside at open
         existed = self.path.exists()
@@ -111,6 +118,8 @@ class Outbox:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(chain)")}
         if "last_captured_at" not in columns:  # outbox written by an older agent
             self._db.execute("ALTER TABLE chain ADD COLUMN last_captured_at TEXT")
+        if "acked_through" not in columns:
+            self._db.execute("ALTER TABLE chain ADD COLUMN acked_through INTEGER NOT NULL DEFAULT 0")
         if "hash" not in {row[1] for row in self._db.execute("PRAGMA table_info(events)")}:
             self._db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
         has_chain = self._db.execute("SELECT 1 FROM chain").fetchone() is not None
@@ -229,21 +238,54 @@ class Outbox:
             self._sent.clear()
 
     def acknowledge(self, stored: Iterable[tuple[str, str]]) -> int:
-        """Delete events the hub stored: (key, first 16 hex of the stored event's hash) pairs. An event
-        whose hash differs is kept: the hub stored something else under that key."""
-        n = 0
+        """The hub stored these: (key, first 16 hex of the stored event's hash) pairs. They leave the sending
+        queue (kept a while in `acked` if the disk has room, see keep_acked_days). An event whose hash
+        differs is kept: the hub stored something else under that key."""
+        keep = self.keep_acked_days > 0 and self.free_mb() > self.alarm_free_mb
+        now = datetime.now(timezone.utc)
+        n, top = 0, 0
         with self._lock:
-            for key, digest in stored:
-                row = self._db.execute("SELECT seq, hash FROM events WHERE key = ?", (key,)).fetchone()
-                if row is None:
-                    continue
-                seq, full = row
-                if full is not None and full[:HASH_PREFIX_LEN] != digest:
-                    log.error("hub acknowledged %s with another content hash: kept", key)
-                    continue
-                self._db.execute("DELETE FROM events WHERE seq = ?", (seq,))
-                self._sent.pop(seq, None)
-                n += 1
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for key, digest in stored:
+                    row = self._db.execute("SELECT seq, hash FROM events WHERE key = ?", (key,)).fetchone()
+                    if row is None:
+                        continue
+                    seq, full = row
+                    if full is not None and full[:HASH_PREFIX_LEN] != digest:
+                        log.error("hub acknowledged %s with another content hash: kept", key)
+                        continue
+                    if keep:
+                        self._db.execute("INSERT OR REPLACE INTO acked (seq, key, payload, created_at, hash, acked_at) "
+                                         "SELECT seq, key, payload, created_at, hash, ? FROM events WHERE seq = ?",
+                                         (now.isoformat(), seq))
+                    self._db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+                    self._sent.pop(seq, None)
+                    n, top = n + 1, max(top, seq)
+                if top:
+                    self._db.execute("UPDATE chain SET acked_through = ?", (top,))
+                cutoff = (now - timedelta(days=self.keep_acked_days)).isoformat()
+                self._db.execute("DELETE FROM acked WHERE acked_at < ?" if keep else "DELETE FROM acked",
+                                 (cutoff,) if keep else ())
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return n
+
+    def acked_through(self) -> int:
+        """The sequence number of the newest event the hub acknowledged (0: none yet)."""
+        with self._lock:
+            return self._db.execute("SELECT acked_through FROM chain").fetchone()[0]
+
+    def release_acked(self) -> int:
+        """The hub lost events it had acknowledged (restored from a backup): send the kept ones again."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            n = self._db.execute("INSERT OR IGNORE INTO events (seq, key, payload, created_at, hash) "
+                                 "SELECT seq, key, payload, created_at, hash FROM acked").rowcount
+            self._db.execute("DELETE FROM acked")
+            self._db.execute("COMMIT")
         return n
 
     def hold(self, rejected: dict[str, str]) -> int:

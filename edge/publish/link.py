@@ -55,7 +55,8 @@ class DeviceLink:
     def _state(self, state: str) -> bytes:
         return DeviceState(device_id=self.device_id, state=state, at=utcnow(), software=self.software,
                            model_id=self.model_id, gallery_version=self.gallery_version,
-                           last_seq=self.outbox.last_seq(), held=len(self.outbox.held()),
+                           last_seq=self.outbox.last_seq(), acked_through=self.outbox.acked_through(),
+                           held=len(self.outbox.held()),
                            alarm=(self.outbox.recovered or "")[:200]).model_dump_json().encode()
 
     # -- MQTT callbacks (paho's network thread) -------------------------------------------------------
@@ -97,9 +98,14 @@ class DeviceLink:
 
     def _on_ack(self, ack: Ack) -> None:
         if ack.resend or (not ack.keys and not ack.rejected):
-            # The hub greets us after its restart or asks for everything: resend all, held ones too.
+            # The hub greets us after its restart, or lost events it had acknowledged (restored from a
+            # backup): resend what it lacks, and tell it what we hold (it checks our acked_through).
+            if ack.resend:
+                n = self.outbox.release_acked()
+                log.warning("hub asked for a resend: %d acknowledged events sent again", n)
             self.outbox.release_held()
             self.outbox.reset_sent()
+            self.client.publish(topic(self.device_id, Channel.STATE), self._state("online"), qos=1, retain=True)
         try:
             self.acked += self.outbox.acknowledge(zip(ack.keys, ack.digests, strict=True))
             forks = [k for k, why in ack.rejected.items() if why == "fork"]

@@ -85,6 +85,9 @@ class Ingest:
         self._recent: OrderedDict[str, str] = OrderedDict()
         self._recent_max = 200_000
         self._recent_lock = threading.Lock()
+        self.resend_every_s = 600.0  # ask one device to resend at most this often
+        self._resend_asked: dict[str, float] = {}
+        self._resend_due: set[str] = set()
 
     def _refuse(self, msg: Inbound, reason: str, detail: str) -> None:
         self.metrics.rejected.labels(reason).inc()
@@ -106,6 +109,7 @@ class Ingest:
         if isinstance(model, DeviceState):
             self.registry.record_state(model, msg.received_at, live=not msg.retained)
             self.metrics.online.set(self.registry.online_count())
+            self._check_restored(model)
             return None
         if isinstance(model, Telemetry):
             self.registry.record_telemetry(model, msg.received_at)
@@ -119,6 +123,22 @@ class Ingest:
                 rejected[device_id][model.key] = exc.reason
             return None
         return StoredEvent(model, msg.received_at)
+
+    def _check_restored(self, state: DeviceState) -> None:
+        """The device says the hub acknowledged `acked_through`; if the store does not have it, the hub was
+        restored from an older backup (or lost data): ask the device to send again what it still keeps."""
+        key = f"{state.device_id}:{state.acked_through}"
+        if not state.acked_through or not self.registry.active(state.device_id) or self.store.hashes([key]):
+            return
+        now = time.monotonic()
+        if now - self._resend_asked.get(state.device_id, -1e9) < self.resend_every_s:
+            return
+        self._resend_asked[state.device_id] = now
+        with self._recent_lock:
+            self._resend_due.add(state.device_id)
+        self.metrics.resend_requests.inc()
+        log.warning("device %s says %s was stored, but the store does not have it (restored from an older "
+                    "backup?): asking it to send again what it keeps", state.device_id, key)
 
     def process(self, batch: list[Inbound]) -> list[Ack]:
         events: list[tuple[Inbound, StoredEvent]] = []
@@ -181,8 +201,10 @@ class Ingest:
                 self.metrics.flagged.labels(flag).inc()
             if self.on_stored:
                 self.on_stored(item)
-        return [self.sign(a) for d in sorted(set(stored) | set(rejected))
-                for a in _acks(d, stored.get(d, []), rejected.get(d, {}))]
+        with self._recent_lock:
+            resend, self._resend_due = self._resend_due, set()
+        return [self.sign(a) for d in sorted(set(stored) | set(rejected) | resend)
+                for a in _acks(d, stored.get(d, []), rejected.get(d, {}), resend=d in resend)]
 
     def _put(self, items: list[StoredEvent]) -> list[tuple[PutResult, str]]:
         """Store a batch; if the store refuses it for its data, split it until the one bad event is found,
