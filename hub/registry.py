@@ -37,6 +37,9 @@ _LATER_COLUMNS = [("box_key", "TEXT"), ("broker_secret", "TEXT"), ("held", "INTE
                   ("last_seq", "INTEGER")]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 class RegistryError(ValueError):
     pass
 
@@ -74,6 +77,7 @@ class DeviceRegistry:
             if name not in have:
                 self._db.execute(f"ALTER TABLE devices ADD COLUMN {name} {kind}")
         self._keys: dict[str, Ed25519PublicKey | None] = {}
+        self._seen_written: dict[str, datetime] = {}
         self._data_version = self._version()
 
     def _version(self) -> int:
@@ -168,10 +172,17 @@ class DeviceRegistry:
                              (at.isoformat(), t.outbox_depth, t.gps_state, t.inference_ms, t.device_id))
 
     def seen(self, device_ids: set[str], at: datetime) -> None:
-        """Events arrived from these devices: they are alive now."""
+        """Events arrived from these devices: they are alive now (written at most every 5 s per device:
+        a durable write per ingest batch would cost more than the batch)."""
         with self._lock:
+            due = [d for d in device_ids if (at - self._seen_written.get(d, _EPOCH)).total_seconds() >= 5]
+            if not due:
+                return
+            self._db.execute("BEGIN")
             self._db.executemany("UPDATE devices SET last_seen = ? WHERE device_id = ?",
-                                 [(at.isoformat(), d) for d in device_ids])
+                                 [(at.isoformat(), d) for d in due])
+            self._db.execute("COMMIT")
+            self._seen_written.update(dict.fromkeys(due, at))
 
     def mark_all_offline(self, reason_at: datetime) -> int:
         """The broker connection was lost: nobody can be known to be online any more."""

@@ -115,6 +115,7 @@ class Outbox:
         # When each event was last sent: kept in memory only (after a restart everything is resent
         # anyway), so publishing never writes to a disk that may be nearly full.
         self._sent: dict[int, tuple[int, float]] = {}
+        self._scan_from = -1  # every event at or below this seq has been sent (see pending)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(chain)")}
         if "last_captured_at" not in columns:  # outbox written by an older agent
             self._db.execute("ALTER TABLE chain ADD COLUMN last_captured_at TEXT")
@@ -150,6 +151,8 @@ class Outbox:
         return last_seq + 1, last_hash
 
     def _insert(self, event: AttendanceEvent) -> None:
+        if event.seq <= self._scan_from:  # a new epoch may number below older ones: scan from it
+            self._scan_from = event.seq - 1
         self._db.execute("INSERT INTO events (seq, key, payload, created_at, hash) VALUES (?, ?, ?, ?, ?)",
                          (event.seq, event.key, event.to_bytes(), event.captured_at.isoformat(), event.event_hash()))
         self._db.execute("UPDATE chain SET last_seq = ?, last_hash = ?, last_captured_at = ?",
@@ -210,23 +213,52 @@ class Outbox:
     # -- sending --------------------------------------------------------------------------------------
     def pending(self, limit: int = 500, resend_after_s: float | None = None, now: float = 0.0
                 ) -> list[Pending]:
-        """Events not yet acknowledged, oldest first (optionally only those not sent recently)."""
+        """Events not yet acknowledged, oldest first (optionally only those not sent recently).
+
+        With `resend_after_s` this costs what is due, not the whole backlog: resends come from the
+        in-memory send times, new events from a scan that starts after the rows known to be sent."""
+        if resend_after_s is None:
+            return self._scan(-1, limit, None)[0]
+        cutoff = now - resend_after_s
+        with self._lock:
+            due = sorted(seq for seq, (_, last) in self._sent.items() if last <= cutoff)[:limit]
+            rows = []
+            for start in range(0, len(due), 500):
+                chunk = due[start:start + 500]
+                rows += self._db.execute(f"SELECT seq, key, payload FROM events WHERE seq IN "
+                                         f"({','.join('?' * len(chunk))})", chunk).fetchall()
+            out = [Pending(seq, key, payload, self._sent[seq][0]) for seq, key, payload in rows]
+            scan_from = self._scan_from
+        fresh, floor = self._scan(scan_from, limit - len(out), cutoff, skip_sent=True)
+        with self._lock:
+            self._scan_from = max(self._scan_from, floor) if self._scan_from == scan_from else self._scan_from
+        return sorted(out + fresh, key=lambda p: p.seq)
+
+    def _scan(self, after: int, limit: int, cutoff: float | None, skip_sent: bool = False
+              ) -> tuple[list[Pending], int]:
+        """Rows after `after` in sequence order; with skip_sent, only never-sent ones. Returns them and the
+        highest seq below which every row has been sent (where the next scan may start)."""
         out: list[Pending] = []
-        after = -1
+        floor, gap = after, False
         while len(out) < limit:
             with self._lock:
                 rows = self._db.execute("SELECT seq, key, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                                         (after, max(limit, 500))).fetchall()
+                sent = {seq: self._sent.get(seq) for seq, _, _ in rows}
             if not rows:
                 break
             for seq, key, payload in rows:
-                attempts, last = self._sent.get(seq, (0, None))
-                if resend_after_s is None or last is None or last <= now - resend_after_s:
-                    out.append(Pending(seq, key, payload, attempts))
-                    if len(out) == limit:
-                        break
+                record = sent[seq]
+                if skip_sent and record is not None:
+                    if not gap:
+                        floor = seq
+                    continue
+                gap = True
+                out.append(Pending(seq, key, payload, record[0] if record else 0))
+                if len(out) == limit:
+                    break
             after = rows[-1][0]
-        return out
+        return out, floor
 
     def mark_sent(self, seqs: Iterable[int], at: float) -> None:
         with self._lock:
@@ -236,6 +268,7 @@ class Outbox:
     def reset_sent(self) -> None:
         with self._lock:
             self._sent.clear()
+            self._scan_from = -1
 
     def acknowledge(self, stored: Iterable[tuple[str, str]]) -> int:
         """The hub stored these: (key, first 16 hex of the stored event's hash) pairs. They leave the sending
@@ -286,6 +319,7 @@ class Outbox:
                                  "SELECT seq, key, payload, created_at, hash FROM acked").rowcount
             self._db.execute("DELETE FROM acked")
             self._db.execute("COMMIT")
+            self._scan_from = -1
         return n
 
     def hold(self, rejected: dict[str, str]) -> int:
@@ -324,6 +358,7 @@ class Outbox:
                                  "SELECT seq, key, payload, created_at, hash FROM held").rowcount
             self._db.execute("DELETE FROM held")
             self._db.execute("COMMIT")
+            self._scan_from = -1
         return n
 
     # -- state ----------------------------------------------------------------------------------------

@@ -53,19 +53,29 @@ class Inbound:
     retained: bool = False  # a retained copy the broker replayed at subscription, not live traffic
 
 
-ACK_CHUNK = 100  # keys per acknowledgement: keeps every ack under the contract's 16 KiB
+ACK_BUDGET = 14_000  # bytes of keys and digests per acknowledgement: keeps each under the contract's 16 KiB
 
 
 def _acks(device: str, stored: list[tuple[str, str]], rejected: dict[str, str], resend: bool = False
           ) -> list[Ack]:
+    """One device's answer, split so that every message stays under the size limit."""
     now = utcnow()
-    out = []
-    items = list(rejected.items())
-    for start in range(0, max(len(stored), len(items), 1), ACK_CHUNK):
-        part = stored[start:start + ACK_CHUNK]
-        out.append(Ack(device_id=device, keys=[k for k, _ in part], digests=[d for _, d in part],
-                       rejected=dict(items[start:start + ACK_CHUNK]), resend=resend, stored_at=now))
-    return out
+    out: list[Ack] = []
+    keys: list[tuple[str, str]] = []
+    refused: dict[str, str] = {}
+    size = 0
+    items = [("stored", k, d) for k, d in stored] + [("rejected", k, why) for k, why in rejected.items()]
+    for i, (kind, key, value) in enumerate(items):
+        if kind == "stored":
+            keys.append((key, value))
+        else:
+            refused[key] = value
+        size += len(key) + len(value) + 8
+        if size > ACK_BUDGET or i == len(items) - 1:
+            out.append(Ack(device_id=device, keys=[k for k, _ in keys], digests=[d for _, d in keys],
+                           rejected=refused, resend=resend, stored_at=now))
+            keys, refused, size = [], {}, 0
+    return out or [Ack(device_id=device, keys=[], resend=resend, stored_at=now)]
 
 
 class Ingest:
