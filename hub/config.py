@@ -37,6 +37,10 @@ class HubSettings(BaseSettings):
     shared_group: str = "hadir"
     clock_tolerance_s: float = 300.0
     trust_replay_clock: bool = False
+    # Events older than this when they arrive, or arriving after their month closed (day N of the next
+    # month), are flagged past_dated and count only once approved (hub/ingest/verify.py).
+    backlog_tolerance_days: float = 35.0
+    month_close_day: int = Field(5, ge=1, le=28)
     policy: str = "default"
     embedder: str = "dlib_resnet_v1"  # must be the devices' embedder: templates of different models never mix
     master_url: str | None = None  # SQLAlchemy URL of master data; default: SQLite in data_dir

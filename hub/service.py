@@ -77,7 +77,8 @@ class Hub:
         self.hub_public_key = self.hub_key.public_key()
         self.quarantine = Quarantine(d / "quarantine.sqlite")
         self.metrics = IngestMetrics()
-        policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
+        policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock,
+                              self.settings.backlog_tolerance_days * 86400, self.settings.month_close_day)
         self.broadcaster = Broadcaster()
         self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
                              GpsHistory(d / "gps.sqlite"), signer=self.hub_key)

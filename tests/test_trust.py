@@ -387,3 +387,79 @@ def test_hub_restored_from_an_older_backup_gets_the_lost_events_again(tmp_path, 
     finally:
         link.stop()
         hub.stop()
+
+
+# ------------------------------------------------------------- (7) copied coordinates vs receiver precision
+
+
+def _nmea_4(value: float) -> float:
+    """What a receiver reporting 4-decimal NMEA minutes gives (gpsd converts it back to degrees)."""
+    sign, value = (-1 if value < 0 else 1), abs(value)
+    deg = int(value)
+    return sign * (deg + round((value - deg) * 60, 4) / 60)
+
+
+def test_copied_coordinate_flag_depends_on_receiver_precision_and_scatter(tmp_path):
+    import random
+
+    from hadir.contract import EventKind, GpsFix
+    from hub.ingest.gps_checks import GpsHistory
+
+    rng = random.Random(7)
+    history = GpsHistory(tmp_path / "gps.sqlite")
+    office = (-3.6954, 128.1814)
+    per_metre = 1 / 111_320
+    flagged = repeats = total = 0
+    seen: set[tuple[int, int]] = set()
+    for day in range(20):
+        for person in range(40):
+            lat = _nmea_4(office[0] + rng.gauss(0, 2.5) * per_metre)
+            lon = _nmea_4(office[1] + rng.gauss(0, 2.5) * per_metre)
+            gps = GpsFix(lat=lat, lon=lon, mode=3, hdop=1.0, sats_used=9)
+            ev = event(f"hp-staff-{person:02d}", day + 1, employee="1987001", gps=gps,
+                       at=T0 + timedelta(days=day, minutes=person)).model_copy(update={"kind": EventKind.FIELD_CHECKIN})
+            cell = (round(lat * 1e7), round(lon * 1e7))
+            repeats += cell in seen
+            seen.add(cell)
+            flagged += "gps_duplicate_coordinates" in history.check(ev)
+            total += 1
+    # Genuine fixes on a 0.19 m grid with 2.5 m scatter repeat exactly all the time (what the old rule flagged)...
+    assert repeats / total > 0.10
+    # ... so a repeat proves nothing there: (almost) none is flagged now.
+    assert flagged / total < 0.01, f"{flagged}/{total} genuine check-ins flagged"
+    # A full-precision coordinate copied from another phone is still caught, even at the busy office.
+    precise = GpsFix(lat=-3.69541234, lon=128.18143217, mode=3, hdop=1.0, sats_used=9)
+    history.check(event("hp-staff-00", 500, employee="1987001", gps=precise))
+    copied = history.check(event("hp-spoof-99", 1, employee="1987002", gps=precise))
+    assert copied == ["gps_duplicate_coordinates"]
+    # And a coarse-grid copy far from any crowd is too: few fixes there, a repeat is improbable.
+    lone = GpsFix(lat=_nmea_4(-3.612345), lon=_nmea_4(128.301234), mode=3, hdop=1.0, sats_used=9)
+    history.check(event("hp-staff-01", 600, employee="1987001", gps=lone))
+    assert history.check(event("hp-spoof-98", 1, employee="1987003", gps=lone)) == ["gps_duplicate_coordinates"]
+
+
+# --------------------------------------------------------------------------- (6) past-dated events
+
+
+def test_past_dated_events_are_flagged_and_do_not_count_unless_approved(tmp_path):
+    from hub.tpp.punches import punches_by_employee
+
+    dev, key = "pi-late-01", new_key()
+    registry = DeviceRegistry(tmp_path / "devices.sqlite")
+    registry.register(dev, public_key_b64(key))
+    ingest = Ingest(SqliteEventStore(tmp_path / "events.sqlite"), registry, Quarantine(tmp_path / "q.sqlite"))
+    received = datetime(2026, 11, 10, 2, 0, tzinfo=timezone.utc)  # 10 Nov, 11:00 WIT: October has closed
+    captured = {"12 months": received - timedelta(days=365), "4 months": received - timedelta(days=122),
+                "October, after it closed": datetime(2026, 10, 30, 0, 0, tzinfo=timezone.utc),
+                "this month": received - timedelta(days=3)}
+    prev, events = "0" * 64, []
+    for n, at in enumerate(captured.values(), start=1):
+        ev = event(dev, n, prev, key, at=at)
+        events.append(ev)
+        prev = ev.event_hash()
+    ingest.process([Inbound(topic(dev, Channel.EVENT), e.to_bytes(), received) for e in events])
+    flags = {label: ingest.store.get(e.key).flags for label, e in zip(captured, events, strict=True)}
+    assert [label for label, f in flags.items() if "past_dated" in f] == list(captured)[:3]
+    punches = punches_by_employee(ingest.store.device_events(dev))["1987001"]
+    assert [p.valid for p in punches] == [False, False, False, True]
+    assert "koreksi" in punches[0].reason  # counts only through an approved correction

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, previous_seq
 from hadir.signing import verify_event
@@ -17,10 +18,27 @@ class Rejected(Exception):
         super().__init__(f"{reason}: {detail}")
 
 
+WIT = ZoneInfo("Asia/Jayapura")
+
+
 @dataclass(frozen=True)
 class VerifyPolicy:
     clock_tolerance_s: float = 300.0  # capture vs receive time beyond this, for a live event: flag
     trust_replay_clock: bool = False  # accept 'replay' clock (recorded video, demo) as attendance time
+    # A backlog after an outage is normal; beyond this age, or after its month's payroll closed (day
+    # `month_close_day` of the next month, WIT), an event is 'past_dated': kept, shown, not counted
+    # unless an officer approves it (a correction).
+    backlog_tolerance_s: float = 35 * 86400
+    month_close_day: int = 5
+
+
+def past_dated(captured_at: datetime, received_at: datetime, policy: VerifyPolicy) -> bool:
+    if (received_at - captured_at).total_seconds() > policy.backlog_tolerance_s:
+        return True
+    month = captured_at.astimezone(WIT).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    received = received_at.astimezone(WIT)
+    closes = (month + timedelta(days=32)).replace(day=policy.month_close_day)
+    return received >= closes + timedelta(days=1)
 
 
 def check_signature(event: AttendanceEvent, registry: DeviceRegistry) -> None:
@@ -56,6 +74,8 @@ def flags_for(event: AttendanceEvent, received_at: datetime, known_hashes: dict[
         ahead = (event.captured_at - received_at).total_seconds()
         if ahead > policy.clock_tolerance_s:
             flags.append("clock_ahead")
+        elif past_dated(event.captured_at, received_at, policy):
+            flags.append("past_dated")
     if event.gps is not None:
         if event.gps.gps_time is not None and event.clock_source is not ClockSource.REPLAY:
             skew = abs((event.captured_at - event.gps.gps_time).total_seconds())
