@@ -37,3 +37,10 @@ def test_calibrate_writes_data_driven_thresholds_into_the_config(tmp_path, faces
     text = config.read_text()
     assert f"accept = {result['accept']}" in text and "# kept" in text and "threads = 1" in text
     assert result["far"] <= 0.01 and 0.5 < result["accept"] < 1.0 and result["unknown_below"] <= result["accept"]
+
+
+def test_verify_bench_compares_both_libraries():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "verify.py"), "--events", "200"],
+                         capture_output=True, text=True, timeout=300, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["events"] == 200 and result["us_per_verify_cryptography"] > 0 and result["us_per_verify_pynacl"] > 0

@@ -463,3 +463,17 @@ def test_past_dated_events_are_flagged_and_do_not_count_unless_approved(tmp_path
     punches = punches_by_employee(ingest.store.device_events(dev))["1987001"]
     assert [p.valid for p in punches] == [False, False, False, True]
     assert "koreksi" in punches[0].reason  # counts only through an approved correction
+
+
+def test_every_acknowledgement_fits_the_contract_size_limit():
+    from hadir.contract import MAX_PAYLOAD_BYTES
+    from hub.ingest.worker import _acks
+
+    device = "p" + "x" * 62  # the longest device id
+    stored = [(f"{device}:{MAX_SEQ - i}", "0123456789abcdef") for i in range(1200)]
+    rejected = {f"{device}:{MAX_SEQ - 5000 - i}": "unstorable" for i in range(300)}
+    acks = [sign_message(a, new_key()) for a in _acks(device, stored, rejected, resend=True)]
+    assert max(len(a.to_bytes()) for a in acks) <= MAX_PAYLOAD_BYTES
+    assert sum(len(a.keys) for a in acks) == 1200 and sum(len(a.rejected) for a in acks) == 300
+    for a in acks:
+        parse(topic(device, Channel.ACK), a.to_bytes(), "down")  # what the device accepts
