@@ -118,9 +118,7 @@ class _Strict(BaseModel):
         return canonical(self.body())
 
     def to_bytes(self) -> bytes:
-        # "sig" sorts after every other field name, so the canonical event is the canonical body with the
-        # signature appended: no second serialisation (tests/test_contract.py checks the equality).
-        return self.canonical_body()[:-1] + b',"sig":' + json.dumps(self.sig).encode() + b"}"
+        return canonical(self.model_dump(mode="json"))
 
 
 def _utc(value: datetime) -> datetime:
@@ -206,6 +204,7 @@ class AttendanceEvent(_Strict):
     # them once. (Read through __pydantic_private__: pydantic's attribute hook is slow on the ingest path.)
     _canonical: bytes | None = PrivateAttr(default=None)
     _hash: str | None = PrivateAttr(default=None)
+    _bytes: bytes | None = PrivateAttr(default=None)
 
     def body(self) -> dict[str, Any]:
         """Everything except the signature, as JSON-ready values."""
@@ -227,8 +226,10 @@ class AttendanceEvent(_Strict):
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> AttendanceEvent:
         copy = super().model_copy(update=update, deep=deep)
-        if update and set(update) - {"sig"}:
-            copy._canonical = copy._hash = None
+        if update:
+            copy._bytes = None
+            if set(update) - {"sig"}:
+                copy._canonical = copy._hash = None
         return copy
 
     def event_hash(self) -> str:
@@ -242,7 +243,11 @@ class AttendanceEvent(_Strict):
     def to_bytes(self) -> bytes:
         # "sig" sorts after every other field name, so the canonical event is the canonical body with the
         # signature appended: no second serialisation (tests/test_contract.py checks the equality).
-        return self.canonical_body()[:-1] + b',"sig":' + json.dumps(self.sig).encode() + b"}"
+        cache = self.__pydantic_private__
+        raw = cache.get("_bytes")
+        if raw is None:
+            raw = cache["_bytes"] = self.canonical_body()[:-1] + b',"sig":' + json.dumps(self.sig).encode() + b"}"
+        return raw
 
 
 HASH_PREFIX_LEN = 16
@@ -260,6 +265,8 @@ class Ack(_Strict):
     digests: list[Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]] = Field(default_factory=list, max_length=1000)
     rejected: dict[str, str] = Field(default_factory=dict, max_length=1000,
                                      description="key -> reason: the hub will not store these as they are")
+    rejected_digests: dict[str, Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]] = Field(
+        default_factory=dict, max_length=1000, description="key -> hash prefix of the copy that was refused")
     resend: bool = Field(False, description="the hub asks for every event the device still holds")
     stored_at: datetime
     sig: str = Field(default="", max_length=200, description="base64 Ed25519 of the hub over canonical_body()")

@@ -114,10 +114,17 @@ class DeviceRegistry:
             self._db.execute("UPDATE devices SET revoked_at = ? WHERE device_id = ?", (at.isoformat(), device_id))
             self._keys.pop(device_id, None)
 
-    def public_key(self, device_id: str) -> Ed25519PublicKey | None:
-        """The key to verify this device's events with; None if unknown or revoked."""
+    def refresh(self) -> None:
+        """Forget cached keys if the file changed (what public_key does each time unless fresh=False)."""
         with self._lock:
             self._fresh()
+
+    def public_key(self, device_id: str, *, fresh: bool = True) -> Ed25519PublicKey | None:
+        """The key to verify this device's events with; None if unknown or revoked. fresh=False skips the
+        change check (the caller did `refresh()` for its batch)."""
+        with self._lock:
+            if fresh:
+                self._fresh()
             if device_id not in self._keys:
                 row = self._db.execute("SELECT public_key, revoked_at FROM devices WHERE device_id = ?",
                                        (device_id,)).fetchone()

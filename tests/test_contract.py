@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from hadir.contract import (
     MAX_PAYLOAD_BYTES,
+    Ack,
     Channel,
     ContractError,
     DeviceState,
@@ -138,3 +139,5 @@ def test_canonical_event_bytes_are_the_body_plus_the_signature():
     ev = event(DEV, 7, key=KEY)
     assert ev.to_bytes() == canonical(ev.model_dump(mode="json"))
     assert json.loads(ev.to_bytes())["sig"] == ev.sig
+    ack = Ack(device_id=DEV, keys=[ev.key], digests=[ev.event_hash()[:16]], stored_at=ev.captured_at, sig="c2ln")
+    assert ack.to_bytes() == canonical(ack.model_dump(mode="json"))

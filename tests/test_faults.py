@@ -485,3 +485,38 @@ def test_anonymous_and_foreign_clients_on_the_embedded_broker(tmp_path, fault_re
         assert leaked == [] and hub.store.get(forged_b.key) is None
         assert len(hub.store.device_events(b)) == 5 and galleries[0].ids == ["199001012020011001"]
         assert b"199001012020011001" not in update.to_bytes()  # the NIP never travels in the clear
+
+
+def test_forged_copies_of_pending_events_do_not_make_the_device_drop_them(tmp_path, mosquitto, hub_on,
+                                                                         fault_report):
+    """On a broker without ACL (the test Mosquitto), an attacker publishes bad-signature copies of a
+    device's pending keys; the hub refuses them, naming the refused copy, and the device keeps its own."""
+    hub = hub_on(mosquitto.port)
+    dev, key = "pi-copied-01", new_key()
+    outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
+    _record(outbox, dev, key, 10)
+    link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox, hub_key=hub.hub_public_key,
+                      signer=key, resend_after_s=600).start()
+    # Not registered yet: the hub keeps nothing, acknowledges nothing; the device waits to resend.
+    assert wait_until(lambda: hub.metrics.rejected_counts().get("unknown_device", 0) >= 10, 20)
+    hub.registry.register(dev, public_key_b64(key))
+    attacker = make_client(MqttSettings(port=mosquitto.port, protocol=5), "attacker", clean=True)
+    connect(attacker, MqttSettings(port=mosquitto.port, protocol=5), clean=True)
+    thief = new_key()
+    for p in outbox.pending(100):
+        genuine = json.loads(p.payload)
+        forged = sign_event(event(dev, genuine["seq"], genuine["prev_hash"], None, employee="1999999"), thief)
+        attacker.publish(topic(dev, Channel.EVENT), forged.to_bytes(), qos=1).wait_for_publish(5)
+    assert wait_until(lambda: hub.metrics.rejected_counts().get("bad_signature", 0) >= 10, 20)
+    time.sleep(1.0)  # the refusals reach the device
+    kept = outbox.depth()
+    outbox.reset_sent()
+    link.notify()
+    assert link.wait_drained(30)
+    link.stop()
+    attacker.disconnect()
+    attacker.loop_stop()
+    fault_report("forged copies", f"10 bad-signature copies of pending keys refused by the hub; device kept "
+                                  f"{kept}/10 (refusals named another copy), then all stored")
+    assert kept == 10 and not outbox.held() and len(hub.store.device_events(dev)) == 10
+    assert all(s.event.employee_id == "1987001" for s in hub.store.device_events(dev))

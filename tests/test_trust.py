@@ -471,9 +471,44 @@ def test_every_acknowledgement_fits_the_contract_size_limit():
 
     device = "p" + "x" * 62  # the longest device id
     stored = [(f"{device}:{MAX_SEQ - i}", "0123456789abcdef") for i in range(1200)]
-    rejected = {f"{device}:{MAX_SEQ - 5000 - i}": "unstorable" for i in range(300)}
+    rejected = {f"{device}:{MAX_SEQ - 5000 - i}": ("unstorable", "0123456789abcdef") for i in range(300)}
     acks = [sign_message(a, new_key()) for a in _acks(device, stored, rejected, resend=True)]
     assert max(len(a.to_bytes()) for a in acks) <= MAX_PAYLOAD_BYTES
     assert sum(len(a.keys) for a in acks) == 1200 and sum(len(a.rejected) for a in acks) == 300
     for a in acks:
         parse(topic(device, Channel.ACK), a.to_bytes(), "down")  # what the device accepts
+
+
+def test_provisioning_for_the_embedded_broker_from_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from edge.config import EdgeSettings
+    from hadir.cli import app
+    from hadir.settings import load_settings
+    from hadir.signing import load_private_key, load_public_key
+
+    CertificateAuthority.init(tmp_path / "ca")
+    with Hub(HubSettings(data_dir=tmp_path / "hub", mqtt=MqttSettings(port=0, protocol=311))) as hub:
+        run = CliRunner().invoke
+        refused = run(app, ["device", "provision", "hadir-hub", "--out", str(tmp_path / "x"), "--ca-dir",
+                            str(tmp_path / "ca"), "--hub-data", str(tmp_path / "hub")])
+        assert refused.exit_code == 2 and "reserved" in refused.output
+        no_hub_key = run(app, ["device", "provision", "pi-cli-01", "--out", str(tmp_path / "y"), "--ca-dir",
+                               str(tmp_path / "ca")])
+        assert no_hub_key.exit_code == 2
+        ok = run(app, ["device", "provision", "pi-cli-01", "--out", str(tmp_path / "bundle"), "--ca-dir",
+                       str(tmp_path / "ca"), "--hub-data", str(tmp_path / "hub"), "--embedded-broker",
+                       "--broker", f"127.0.0.1:{hub.broker.port}"])
+        assert ok.exit_code == 0, ok.output
+        bundle = tmp_path / "bundle"
+        settings = load_settings(EdgeSettings, bundle / "edge.toml")
+        assert settings.mqtt.username == "pi-cli-01" and settings.mqtt.password and settings.mqtt.protocol == 311
+        assert (bundle / "hub.pub").read_text().strip() == public_key_b64(hub.hub_public_key)
+        key = load_private_key(bundle / "signing.key")
+        outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
+        for _ in range(5):
+            outbox.append(lambda seq, prev: sign_event(event("pi-cli-01", seq, prev, None), key))
+        link = DeviceLink(settings.mqtt, "pi-cli-01", outbox, hub_key=load_public_key(bundle / "hub.pub")).start()
+        assert link.wait_drained(20)
+        link.stop()
+        assert len(hub.store.device_events("pi-cli-01")) == 5 and hub.registry.box_key("pi-cli-01") is not None

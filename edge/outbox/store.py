@@ -346,6 +346,12 @@ class Outbox:
                 raise
         return n
 
+    def digest(self, key: str) -> str | None:
+        """The hash prefix (as in acks) of the pending event with this key, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT hash FROM events WHERE key = ?", (key,)).fetchone()
+        return row[0][:HASH_PREFIX_LEN] if row and row[0] else None
+
     def held(self) -> dict[str, str]:
         with self._lock:
             return dict(self._db.execute("SELECT key, reason FROM held ORDER BY seq").fetchall())

@@ -108,6 +108,13 @@ class DeviceLink:
             self.client.publish(topic(self.device_id, Channel.STATE), self._state("online"), qos=1, retain=True)
         try:
             self.acked += self.outbox.acknowledge(zip(ack.keys, ack.digests, strict=True))
+            # A refusal of a copy that is not ours (someone else published under our key) is not about us.
+            mine = {k: why for k, why in ack.rejected.items()
+                    if k not in ack.rejected_digests or self.outbox.digest(k) in (None, ack.rejected_digests[k])}
+            if len(mine) < len(ack.rejected):
+                log.warning("hub refused %d copies of our keys that are not ours: ignored",
+                            len(ack.rejected) - len(mine))
+            ack = ack.model_copy(update={"rejected": mine})
             forks = [k for k, why in ack.rejected.items() if why == "fork"]
             if forks and self.signer is not None:
                 key = self.signer

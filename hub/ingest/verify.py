@@ -1,4 +1,5 @@
-"""Checks on a contract-valid event before it is stored: who signed it, its clock, its place in the chain."""
+"""Checks on a contract-valid, signature-verified event before it is stored: its clock, its age, its place
+in the chain (the signature itself is checked in worker.py, a batch at a time)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, previous_seq
-from hadir.signing import verify_event
-from hub.registry import DeviceRegistry
-
-
-class Rejected(Exception):
-    def __init__(self, reason: str, detail: str, final: bool = True):
-        # final: resending cannot fix it, so the device may drop the event (it stays quarantined here)
-        self.reason, self.detail, self.final = reason, detail, final
-        super().__init__(f"{reason}: {detail}")
-
 
 WIT = ZoneInfo("Asia/Jayapura")
 
@@ -39,16 +30,6 @@ def past_dated(captured_at: datetime, received_at: datetime, policy: VerifyPolic
     received = received_at.astimezone(WIT)
     closes = (month + timedelta(days=32)).replace(day=policy.month_close_day)
     return received >= closes + timedelta(days=1)
-
-
-def check_signature(event: AttendanceEvent, registry: DeviceRegistry) -> None:
-    key = registry.public_key(event.device_id)
-    if key is None:
-        # Not final: the device may simply not be registered yet; it keeps the event and resends.
-        raise Rejected("unknown_device", f"device {event.device_id!r} is not registered or is revoked",
-                       final=False)
-    if not verify_event(event, key):
-        raise Rejected("bad_signature", f"signature of {event.key} does not verify with the registered key")
 
 
 def previous_keys(events: list[AttendanceEvent]) -> list[str]:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -34,11 +35,11 @@ from hadir.contract import (
     utcnow,
 )
 from hadir.mqtt import MqttSettings, connect, make_client
-from hadir.signing import sign_message
+from hadir.signing import sign_message, verify_event
 from hub.ingest.gps_checks import GpsHistory
 from hub.ingest.metrics import IngestMetrics
 from hub.ingest.quarantine import Quarantine
-from hub.ingest.verify import Rejected, VerifyPolicy, check_signature, flags_for, previous_keys
+from hub.ingest.verify import VerifyPolicy, flags_for, previous_keys
 from hub.registry import DeviceRegistry
 from hub.store.base import EventStore, PutResult, StoredEvent, StoreUnavailable
 
@@ -53,27 +54,30 @@ class Inbound:
     retained: bool = False  # a retained copy the broker replayed at subscription, not live traffic
 
 
+_VERIFY_POOL = ThreadPoolExecutor(2, thread_name_prefix="verify")
 ACK_BUDGET = 14_000  # bytes of keys and digests per acknowledgement: keeps each under the contract's 16 KiB
 
 
-def _acks(device: str, stored: list[tuple[str, str]], rejected: dict[str, str], resend: bool = False
-          ) -> list[Ack]:
-    """One device's answer, split so that every message stays under the size limit."""
+def _acks(device: str, stored: list[tuple[str, str]], rejected: dict[str, tuple[str, str]],
+          resend: bool = False) -> list[Ack]:
+    """One device's answer, split so that every message stays under the size limit. `rejected` maps a key
+    to (reason, hash prefix of the refused copy): the device acts only if that copy is its own."""
     now = utcnow()
     out: list[Ack] = []
     keys: list[tuple[str, str]] = []
-    refused: dict[str, str] = {}
+    refused: dict[str, tuple[str, str]] = {}
     size = 0
-    items = [("stored", k, d) for k, d in stored] + [("rejected", k, why) for k, why in rejected.items()]
-    for i, (kind, key, value) in enumerate(items):
-        if kind == "stored":
-            keys.append((key, value))
+    items = [(k, d, None) for k, d in stored] + [(k, d, why) for k, (why, d) in rejected.items()]
+    for i, (key, digest, why) in enumerate(items):
+        if why is None:
+            keys.append((key, digest))
         else:
-            refused[key] = value
-        size += len(key) + len(value) + 8
+            refused[key] = (why, digest)
+        size += 2 * len(key) + len(digest) + len(why or "") + 16
         if size > ACK_BUDGET or i == len(items) - 1:
             out.append(Ack(device_id=device, keys=[k for k, _ in keys], digests=[d for _, d in keys],
-                           rejected=refused, resend=resend, stored_at=now))
+                           rejected={k: w for k, (w, _) in refused.items()},
+                           rejected_digests={k: d for k, (_, d) in refused.items()}, resend=resend, stored_at=now))
             keys, refused, size = [], {}, 0
     return out or [Ack(device_id=device, keys=[], resend=resend, stored_at=now)]
 
@@ -107,10 +111,10 @@ class Ingest:
     def sign(self, ack: Ack) -> Ack:
         return sign_message(ack, self.signer) if self.signer is not None else ack
 
-    def _admit(self, msg: Inbound, rejected: dict[str, dict[str, str]]) -> StoredEvent | None:
-        """Parse and verify one message; state and telemetry are recorded here. An event to store, or None."""
+    def _parse(self, msg: Inbound) -> AttendanceEvent | None:
+        """Parse one message; state and telemetry are recorded here. An event to verify, or None."""
         try:
-            device_id, channel, model = parse(msg.topic, msg.payload, "up")
+            _, channel, model = parse(msg.topic, msg.payload, "up")
         except ContractError as exc:
             self.metrics.received.labels("invalid").inc()
             self._refuse(msg, exc.reason, exc.detail if exc.field is None else f"{exc.field}: {exc.detail}")
@@ -125,14 +129,30 @@ class Ingest:
             self.registry.record_telemetry(model, msg.received_at)
             return None
         assert isinstance(model, AttendanceEvent)  # parse(..., "up") admits only uplink models
-        try:
-            check_signature(model, self.registry)
-        except Rejected as exc:
-            self._refuse(msg, exc.reason, exc.detail)
-            if exc.final:
-                rejected[device_id][model.key] = exc.reason
-            return None
-        return StoredEvent(model, msg.received_at)
+        return model
+
+    def _verified(self, parsed: list[tuple[Inbound, AttendanceEvent]],
+                  rejected: dict[str, dict[str, tuple[str, str]]]) -> list[tuple[Inbound, StoredEvent]]:
+        """Signature checks for a batch: libsodium releases the interpreter lock, so a big batch is verified
+        on two threads while this one and the network thread go on."""
+        self.registry.refresh()  # one look per batch at whether a CLI changed a key or revoked a device
+        checks = [(ev, self.registry.public_key(ev.device_id, fresh=False)) for _, ev in parsed]
+        if len(checks) >= 32:
+            outcomes = list(_VERIFY_POOL.map(lambda c: c[1] is not None and verify_event(*c), checks))
+        else:
+            outcomes = [key is not None and verify_event(ev, key) for ev, key in checks]
+        out = []
+        for (msg, ev), (_, key), ok in zip(parsed, checks, outcomes, strict=True):
+            if ok:
+                out.append((msg, StoredEvent(ev, msg.received_at)))
+                continue
+            if key is None:
+                # Not final: the device may simply not be registered yet; it keeps the event and resends.
+                self._refuse(msg, "unknown_device", f"device {ev.device_id!r} is not registered or is revoked")
+                continue
+            self._refuse(msg, "bad_signature", f"signature of {ev.key} does not verify with the registered key")
+            rejected[ev.device_id][ev.key] = ("bad_signature", ev.event_hash()[:HASH_PREFIX_LEN])
+        return out
 
     def _check_restored(self, state: DeviceState) -> None:
         """The device says the hub acknowledged `acked_through`; if the store does not have it, the hub was
@@ -151,19 +171,20 @@ class Ingest:
                     "backup?): asking it to send again what it keeps", state.device_id, key)
 
     def process(self, batch: list[Inbound]) -> list[Ack]:
-        events: list[tuple[Inbound, StoredEvent]] = []
-        rejected: dict[str, dict[str, str]] = defaultdict(dict)
+        rejected: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
+        parsed: list[tuple[Inbound, AttendanceEvent]] = []
         for msg in batch:
             try:
-                item = self._admit(msg, rejected)
+                model = self._parse(msg)
             except StoreUnavailable:
                 raise
             except Exception as exc:  # one odd message never fails the batch
                 log.exception("message on %s could not be checked", msg.topic)
                 self._refuse(msg, "internal_error", f"{type(exc).__name__}: {exc}"[:300])
                 continue
-            if item is not None:
-                events.append((msg, item))
+            if model is not None:
+                parsed.append((msg, model))
+        events = self._verified(parsed, rejected)
         if events:
             self.registry.seen({item.event.device_id for _, item in events}, utcnow())
 
@@ -194,11 +215,11 @@ class Ingest:
             device = item.event.device_id
             if result is PutResult.FORK:
                 self._refuse(msg, "fork", f"{item.key} already stored with different content")
-                rejected[device][item.key] = "fork"
+                rejected[device][item.key] = ("fork", item.hash[:HASH_PREFIX_LEN])
                 continue
             if result is PutResult.UNSTORABLE:
                 self._refuse(msg, "unstorable", detail)
-                rejected[device][item.key] = "unstorable"
+                rejected[device][item.key] = ("unstorable", item.hash[:HASH_PREFIX_LEN])
                 continue
             stored[device].append((item.key, item.hash[:HASH_PREFIX_LEN]))
             self._remember(item.key, item.hash)

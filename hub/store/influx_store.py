@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from datetime import datetime, timezone
 
 import httpx
@@ -78,6 +79,7 @@ class InfluxEventStore:
         self.url, self.database = url.rstrip("/"), database
         self.auth = (username, password)
         self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._put_lock = threading.Lock()
         self._bootstrap(username, password)
 
     def _bootstrap(self, username: str, password: str) -> None:
@@ -140,6 +142,12 @@ class InfluxEventStore:
         return found
 
     def put(self, items: list[StoredEvent]) -> list[PutResult]:
+        # Serialised in this process: two workers given copies of one event must not both see it as new.
+        # (Two hub processes can still race; a same-content event then overwrites its own point.)
+        with self._put_lock:
+            return self._put(items)
+
+    def _put(self, items: list[StoredEvent]) -> list[PutResult]:
         existing = self.hashes([i.key for i in items])
         results, new_items, batch_keys = [], [], {}
         for item in items:

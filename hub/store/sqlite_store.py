@@ -40,10 +40,12 @@ class SqliteEventStore:
 
     def _put(self, items: list[StoredEvent]) -> list[PutResult]:
         results = []
-        existing = self.hashes([i.key for i in items])
         with self._lock:
+            # The check is inside the write transaction: another worker or hub process storing the same key
+            # at the same moment waits for this one, then sees it (a duplicate, or a fork).
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                existing = self._hashes_locked([i.key for i in items])
                 for item in items:
                     ev = item.event
                     known = existing.get(ev.key)
@@ -72,12 +74,15 @@ class SqliteEventStore:
         return found[0] if found else None
 
     def hashes(self, keys: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
         with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                out.update(self._db.execute(f"SELECT key, hash FROM events WHERE key IN ({marks})", chunk).fetchall())
+            return self._hashes_locked(keys)
+
+    def _hashes_locked(self, keys: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(self._db.execute(f"SELECT key, hash FROM events WHERE key IN ({marks})", chunk).fetchall())
         return out
 
     def between(self, start: datetime, end: datetime) -> list[StoredEvent]:
