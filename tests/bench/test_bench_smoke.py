@@ -47,3 +47,10 @@ def test_an_embedder_the_manifest_does_not_ship_is_refused_with_the_known_ones(t
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "arcface_r100" in out.stderr and "dlib_resnet_v1" in out.stderr
+
+
+def test_verify_bench_compares_both_libraries():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "verify.py"), "--events", "200"],
+                         capture_output=True, text=True, timeout=300, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["events"] == 200 and result["us_per_verify_cryptography"] > 0 and result["us_per_verify_pynacl"] > 0

@@ -78,7 +78,9 @@ def test_provision_needs_the_opd_or_an_explicit_all_opd(tmp_path):
     from hadir_ops.provision import CertificateAuthority
 
     CertificateAuthority.init(tmp_path / "ca")
-    base = [sys.executable, "-m", "hadir_ops.cli", "device", "provision", "pi-x-01", "--ca-dir", str(tmp_path / "ca")]
+    (tmp_path / "hub.pub").write_text(public_key_b64(new_key()) + "\n")  # the device must know the hub's key
+    base = [sys.executable, "-m", "hadir_ops.cli", "device", "provision", "pi-x-01", "--ca-dir", str(tmp_path / "ca"),
+            "--hub-key", str(tmp_path / "hub.pub")]
     refused = subprocess.run(base + ["--out", str(tmp_path / "b1")], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "--opd" in refused.stdout and not (tmp_path / "b1").exists()
     ok = subprocess.run(base + ["--out", str(tmp_path / "b2"), "--opd", "DINKES"], capture_output=True, text=True,
