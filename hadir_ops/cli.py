@@ -122,7 +122,8 @@ def broker_setup(
     ca_dir: Path = CA_DIR,
     mosquitto_dir: Path = typer.Option(Path("/etc/mosquitto"), help="Mosquitto's configuration folder."),
     hub_dir: Path = typer.Option(Path("/etc/hadir"), help="Where the hub's client certificate goes."),
-    port: int = typer.Option(8883, help="The TLS listener's port."),
+    port: int = typer.Option(8883, help="The devices' TLS listener's port."),
+    hub_port: int = typer.Option(None, help="The hub's TLS listener's port (loopback; default: --port + 1)."),
 ) -> None:
     """Write conf.d/hadir.conf, hadir.acl, the CA, CRL and broker key pair, and the hub's client certificate,
     with the file names the configs use and keys readable only by the services that need them."""
@@ -131,7 +132,7 @@ def broker_setup(
 
     try:
         files = lay_out(CertificateAuthority.open(ca_dir), tuple(host), mosquitto_dir=mosquitto_dir,
-                        hub_dir=hub_dir, port=port)
+                        hub_dir=hub_dir, port=port, hub_port=hub_port)
     except (ProvisionError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

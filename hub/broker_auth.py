@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 HUB_USER = "hadir-hub"
 HUB_CLIENT_PREFIX = "hub-"
 _DEVICE_UP = ("up/event", "up/state", "up/telemetry")
-_DEVICE_DOWN = ("down/ack", "down/gallery", "down/#")
+_DEVICE_DOWN = ("down/ack", "down/gallery", "down/assignments", "down/#")
+_HUB_DOWN = ("down/ack", "down/gallery", "down/assignments")
 
 
 def secret_hash(secret: str) -> str:
@@ -98,7 +99,7 @@ class HadirTopicPlugin(_RegistryPlugin, BaseTopicPlugin):
         device, leaf = parts
         if user == HUB_USER:
             if action is Action.PUBLISH:
-                return bool(_DEVICE_ID_RE.match(device)) and leaf in ("down/ack", "down/gallery")
+                return bool(_DEVICE_ID_RE.match(device)) and leaf in _HUB_DOWN
             if action is Action.SUBSCRIBE:
                 return device == "+" and leaf in ("up/#", "up/event", "up/state", "up/telemetry")
             return leaf in _DEVICE_UP  # receive
