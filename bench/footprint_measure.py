@@ -43,7 +43,7 @@ from hadir.contract import (  # noqa: E402
     utcnow,
 )
 from hadir.mqtt import MqttSettings, connect, make_client  # noqa: E402
-from hadir.signing import new_key, sign_event  # noqa: E402
+from hadir.signing import new_key, public_key_b64, sign_event  # noqa: E402
 from hadir_ops.provision import CertificateAuthority, provision_device  # noqa: E402
 from testkit import localservices  # noqa: E402
 from testkit.wire import CountingProxy, Counts  # noqa: E402
@@ -81,12 +81,19 @@ class Pki:
         return MqttSettings(host="127.0.0.1", port=port, protocol=5, ca_file=self.ca.cert_path,
                             cert_file=self.hub_cert, key_file=self.hub_key)
 
+    hub_public: str | None = None  # the hub's public key (base64) that goes into each bundle
+
     def provision(self, device_id: str) -> tuple[Path, str, object]:
         """A device bundle made by the project's own provisioning: (folder, public signing key, private key)."""
         from hadir.signing import load_private_key
 
-        bundle = provision_device(self.ca, device_id, self.folder / "devices" / device_id)
+        bundle = provision_device(self.ca, device_id, self.folder / "devices" / device_id,
+                                  hub_public_key=self.hub_public)
+        BOX_KEYS[device_id] = bundle.box_public_key
         return bundle.folder, bundle.public_key, load_private_key(bundle.folder / "signing.key")
+
+
+BOX_KEYS: dict[str, str] = {}  # device -> its X25519 gallery key (base64), registered at the hub
 
 
 def device_mqtt(bundle: Path, port: int, tls: bool, **extra: object) -> MqttSettings:
@@ -205,9 +212,10 @@ def wire(work: Path, pki: Pki, broker: localservices.Service, tls: bool, events:
     devices = {"office": f"pi-opd01-{label}-01", "field": f"hh-kec01-{label}-01"}
     links, proxies, outboxes, keys, galleries = {}, {}, {}, {}, {}
     bundles = {}
+    pki.hub_public = public_key_b64(hub.hub_public_key)
     for role, device_id in devices.items():
         bundles[role], public, keys[role] = pki.provision(device_id)
-        hub.registry.register(device_id, public, opd="OPD01")
+        hub.registry.register(device_id, public, box_key_b64=BOX_KEYS[device_id], opd="OPD01")
     hub.start()
     try:
         for role, device_id in devices.items():
@@ -217,8 +225,8 @@ def wire(work: Path, pki: Pki, broker: localservices.Service, tls: bool, events:
             got = threading.Event()
             galleries[role] = got
             # A device in service already runs the current gallery: connecting must not fetch it again.
-            link = DeviceLink(settings, device_id, outbox, model_id="dlib_resnet_v1",
-                              gallery_version=hub.enrolment.version(),
+            link = DeviceLink(settings, device_id, outbox, hub_key=hub.hub_public_key, signer=keys[role],
+                              model_id="dlib_resnet_v1", gallery_version=hub.enrolment.version(),
                               on_gallery=lambda update, got=got: got.set() or True)
             before = proxy.counts()
             link.start()
@@ -329,22 +337,28 @@ def empty_sqlite_bytes(work: Path) -> dict[str, int]:
 def hub_load(work: Path, pki: Pki, broker: localservices.Service, store: str, events: int, devices: int,
              influx: localservices.Service | None, idle_s: float) -> dict:
     """Events through `hadir-hub run` (a process of its own): CPU per event and bytes stored per event."""
+    from hadir.signing import load_public_key
     from hub.registry import DeviceRegistry
+    from hub.service import hub_public_key_path
 
     data = work / f"hub-load-{store}"
+    data.mkdir(parents=True, exist_ok=True)
     database = f"footprint{time.time_ns()}"
     registry = DeviceRegistry.in_dir(data)
+    hub_pub_path = hub_public_key_path(data)  # made now, as the hub's first start would: bundles carry it
+    hub_public = load_public_key(hub_pub_path)
+    pki.hub_public = public_key_b64(hub_public)
     fleet = []
     for n in range(devices):
         field = n % 4 == 3  # one device in four is a field device
         device_id = f"{'hh' if field else 'pi'}-load-{store}-{n:02d}"
         bundle, public, key = pki.provision(device_id)
-        registry.register(device_id, public, opd="OPD01")
+        registry.register(device_id, public, box_key_b64=BOX_KEYS[device_id], opd="OPD01")
         fleet.append((device_id, device_mqtt(bundle, broker.port, True), key, field))
     rogue_id = f"pi-rogue-{store}-01"
     bundle, rogue_public, _ = pki.provision(rogue_id)
     rogue_settings = device_mqtt(bundle, broker.port, True)
-    registry.register(rogue_id, rogue_public)
+    registry.register(rogue_id, rogue_public, box_key_b64=BOX_KEYS[rogue_id])
     # A config file, as production has (firmware_config/hub.example.toml).
     config = data.parent / f"hub-{store}.toml"
     config.write_text(f"""data_dir = "{data}"
@@ -383,7 +397,8 @@ enabled = false
         idle_rate = (cpu_seconds(hub.pid) - idle0) / idle_s
         for device_id, settings, key, field in fleet:
             outbox = Outbox(data.parent / f"outbox-{device_id}.sqlite", min_free_mb=1, alarm_free_mb=2)
-            link = DeviceLink(settings, device_id, outbox, model_id="dlib_resnet_v1").start()
+            link = DeviceLink(settings, device_id, outbox, hub_key=hub_public, signer=key,
+                              model_id="dlib_resnet_v1").start()
             links.append((link, outbox, event_builder(device_id, key, field, random.Random(device_id))))
         pids = {"hub": hub.pid, "broker": broker.pid, **({"influxdb": influx.pid} if influx else {})}
         cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
@@ -402,7 +417,7 @@ enabled = false
         # Refused messages: events signed with a key the hub does not know, quarantined with their payload.
         refused = max(10, events // 100)
         rogue_box = Outbox(data.parent / f"outbox-{rogue_id}.sqlite", min_free_mb=1, alarm_free_mb=2)
-        rogue = DeviceLink(rogue_settings, rogue_id, rogue_box).start()
+        rogue = DeviceLink(rogue_settings, rogue_id, rogue_box, hub_key=hub_public).start()
         rogue_build = event_builder(rogue_id, new_key(), False, random.Random(3))
         for _ in range(refused):
             rogue_box.append(rogue_build)

@@ -80,6 +80,7 @@ class EdgeSettings(BaseSettings):
     source: str = "usb:0"
     data_dir: Path = Path("/var/lib/hadir-edge")
     key_file: Path | None = None  # default: <data_dir>/device.key
+    box_key_file: Path | None = None  # X25519 key galleries are sealed for; default: <data_dir>/box.key
     hub_key_file: Path | None = None  # the hub's public key (bundle's hub.pub); default: <data_dir>/hub.pub
     gallery_file: Path | None = None  # default: <data_dir>/gallery.npz
     clock_source: ClockSource = ClockSource.NTP
@@ -92,6 +93,10 @@ class EdgeSettings(BaseSettings):
     @property
     def key_path(self) -> Path:
         return self.key_file or self.data_dir / "device.key"
+
+    @property
+    def box_key_path(self) -> Path:
+        return self.box_key_file or self.data_dir / "box.key"
 
     @property
     def hub_key_path(self) -> Path:

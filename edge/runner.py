@@ -26,7 +26,8 @@ from edge.infer.pipeline import FacePipeline
 from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
 from hadir.contract import Assignments, EventKind, Telemetry, utcnow
-from hadir.signing import load_private_key
+from hadir.sealed import load_box_key
+from hadir.signing import load_private_key, load_public_key
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,13 @@ def open_device(settings: EdgeSettings, *, kind: EventKind | None = None, passiv
         raise SetupError(f"no device key at {settings.key_path}: provision the device with "
                          f"'hadir device provision {settings.device_id}' and copy its bundle here")
     key = load_private_key(settings.key_path)
+    if not settings.hub_key_path.is_file():
+        raise SetupError(f"no hub public key at {settings.hub_key_path}: the device cannot tell the hub's "
+                         "acknowledgements from forged ones; re-provision with 'hadir device provision --hub-data'")
+    hub_key = load_public_key(settings.hub_key_path)
+    box_key = load_box_key(settings.box_key_path) if settings.box_key_path.is_file() else None
+    if box_key is None:
+        log.warning("no gallery key at %s: galleries from the hub cannot be opened", settings.box_key_path)
     if settings.gallery_path.is_file():
         gallery = Gallery.load(settings.gallery_path)
     else:
@@ -129,9 +137,10 @@ def open_device(settings: EdgeSettings, *, kind: EventKind | None = None, passiv
     rec = settings.recognition if passive_liveness else settings.recognition.model_copy(update={"liveness": "none"})
     pipeline, decider, liveness, gate = recognition(rec, gallery)
     outbox = Outbox(settings.outbox_path)
-    link = DeviceLink(settings.mqtt, settings.device_id, outbox, model_id=decider.gallery.model_id,
-                      gallery_version=decider.gallery.version,
-                      on_gallery=lambda update: apply_update(update, decider, settings.gallery_path),
+    link = DeviceLink(settings.mqtt, settings.device_id, outbox, hub_key=hub_key, signer=key,
+                      model_id=decider.gallery.model_id, gallery_version=decider.gallery.version,
+                      on_gallery=lambda update: box_key is not None and apply_update(
+                          update, decider, settings.gallery_path, box_key),
                       on_assignments=on_assignments)
     gps = gps_provider(settings)
     agent = EdgeAgent(settings.device_id, pipeline, decider, outbox, key,

@@ -33,6 +33,17 @@ MAX_GALLERY_BYTES = 32 * 1024 * 1024
 # Assignments (hub -> device): an OPD's sites, staff and duty orders, ~250 bytes each; 1 MiB is thousands.
 MAX_ASSIGNMENTS_BYTES = 1024 * 1024
 GENESIS_HASH = "0" * 64
+# Nesting bound, checked before parsing: no message of this contract nests deeper than 3 levels, so more
+# than this many opening brackets is junk (a nesting bomb would otherwise exhaust the parser's recursion).
+MAX_BRACKETS = 64
+
+# A sequence number carries the outbox it was recorded in: seq = epoch * 2**32 + n, n = 1, 2, ... within
+# the outbox, epoch drawn at random (1 .. 2**30 - 1) when an outbox is created (0: outboxes made before
+# epochs existed). A deleted, truncated or replaced outbox starts a new epoch, so its keys can never
+# collide with events the hub already holds. seq < 2**62 fits every store's signed 64-bit integer.
+EPOCH_SHIFT = 32
+MAX_EPOCH = 2**30 - 1
+MAX_SEQ = (MAX_EPOCH << EPOCH_SHIFT) | (2**EPOCH_SHIFT - 1)
 
 DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
 _DEVICE_ID_RE = re.compile(DEVICE_ID_PATTERN)
@@ -54,6 +65,36 @@ def topic(device_id: str, channel: Channel) -> str:
     if not _DEVICE_ID_RE.match(device_id):
         raise ValueError(f"device_id {device_id!r} does not match {DEVICE_ID_PATTERN}")
     return f"{TOPIC_ROOT}/{device_id}/{channel.value}"
+
+
+# Names the hub's own identities use (certificate CN, broker user, client ids): never a device's.
+RESERVED_DEVICE_PREFIXES = ("hadir", "hub-")
+
+
+def reserved_device_id(device_id: str) -> bool:
+    """True for names a device may not have: they would carry the hub's broker rights."""
+    return device_id.startswith(RESERVED_DEVICE_PREFIXES)
+
+
+def seq_epoch(seq: int) -> int:
+    """The outbox epoch a sequence number belongs to."""
+    return seq >> EPOCH_SHIFT
+
+
+def seq_number(seq: int) -> int:
+    """The event's number within its outbox epoch (1 for the first event of an outbox)."""
+    return seq & (2**EPOCH_SHIFT - 1)
+
+
+def make_seq(epoch: int, number: int) -> int:
+    if not 0 <= epoch <= MAX_EPOCH or not 1 <= number < 2**EPOCH_SHIFT:
+        raise ValueError(f"epoch {epoch} / number {number} out of range")
+    return (epoch << EPOCH_SHIFT) | number
+
+
+def previous_seq(seq: int) -> int | None:
+    """The sequence number this event chains to, or None for the first event of an epoch (genesis)."""
+    return None if seq_number(seq) == 1 else seq - 1
 
 
 def uplink_filter() -> str:
@@ -80,6 +121,16 @@ def parse_topic(name: str) -> tuple[str, Channel]:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def body(self) -> dict[str, Any]:
+        """Everything except the signature, as JSON-ready values."""
+        return self.model_dump(mode="json", exclude={"sig"})
+
+    def canonical_body(self) -> bytes:
+        return canonical(self.body())
+
+    def to_bytes(self) -> bytes:
+        return canonical(self.model_dump(mode="json"))
 
 
 def _utc(value: datetime) -> datetime:
@@ -177,7 +228,7 @@ class AttendanceEvent(_Strict):
     schema_version: Literal[1] = 1
     key: str = Field(description="idempotency key: '<device_id>:<seq>'")
     device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
-    seq: int = Field(ge=1, description="per-device, strictly increasing, never reused")
+    seq: int = Field(ge=1, le=MAX_SEQ, description="epoch * 2**32 + number in the outbox; never reused")
     kind: EventKind
     employee_id: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
     score: float = Field(ge=-1, le=1, description="cosine similarity to the best identity")
@@ -205,23 +256,30 @@ class AttendanceEvent(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> AttendanceEvent:
+        if seq_number(self.seq) == 0:
+            raise ValueError("seq: the number within the epoch (seq mod 2**32) must be at least 1")
         if self.key != f"{self.device_id}:{self.seq}":
             raise ValueError(f"key {self.key!r} does not equal '<device_id>:<seq>' ({self.device_id}:{self.seq})")
         if (self.kind is EventKind.UNKNOWN_FACE) != (self.employee_id is None):
             raise ValueError("employee_id must be null exactly when kind is unknown_face")
         return self
 
-    # The canonical body is needed for the signature, the chain hash and de-duplication: compute it once.
+    # The canonical body and its hash are needed for the signature, the chain and de-duplication: compute
+    # them once. (Read through __pydantic_private__: pydantic's attribute hook is slow on the ingest path.)
     _canonical: bytes | None = PrivateAttr(default=None)
+    _hash: str | None = PrivateAttr(default=None)
+    _bytes: bytes | None = PrivateAttr(default=None)
 
     def body(self) -> dict[str, Any]:
         """Everything except the signature, as JSON-ready values."""
         return self.model_dump(mode="json", exclude={"sig"})
 
     def canonical_body(self) -> bytes:
-        if self._canonical is None:
-            self._canonical = canonical(self.body())
-        return self._canonical
+        cache = self.__pydantic_private__
+        body = cache.get("_canonical")
+        if body is None:
+            body = cache["_canonical"] = canonical(self.body())
+        return body
 
     def __eq__(self, other: object) -> bool:
         # Fields only: the cached canonical body is not part of an event's identity.
@@ -232,28 +290,58 @@ class AttendanceEvent(_Strict):
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> AttendanceEvent:
         copy = super().model_copy(update=update, deep=deep)
-        if update and set(update) - {"sig"}:
-            copy._canonical = None
+        if update:
+            copy._bytes = None
+            if set(update) - {"sig"}:
+                copy._canonical = copy._hash = None
         return copy
 
     def event_hash(self) -> str:
         """The hash the next event of this device carries as prev_hash."""
-        return hashlib.sha256(self.canonical_body()).hexdigest()
+        cache = self.__pydantic_private__
+        digest = cache.get("_hash")
+        if digest is None:
+            digest = cache["_hash"] = hashlib.sha256(self.canonical_body()).hexdigest()
+        return digest
 
     def to_bytes(self) -> bytes:
-        return canonical(self.model_dump(mode="json"))
+        # "sig" sorts after every other field name, so the canonical event is the canonical body with the
+        # signature appended: no second serialisation (tests/test_contract.py checks the equality).
+        cache = self.__pydantic_private__
+        raw = cache.get("_bytes")
+        if raw is None:
+            raw = cache["_bytes"] = self.canonical_body()[:-1] + b',"sig":' + json.dumps(self.sig).encode() + b"}"
+        return raw
+
+
+HASH_PREFIX_LEN = 16
 
 
 class Ack(_Strict):
-    """Hub -> device: these keys are durably stored; the device may delete them from its outbox."""
+    """Hub -> device: these keys are durably stored; the device may delete them from its outbox.
+
+    Signed by the hub's own key. `digests[i]` is the first 16 hex of the stored event's hash for
+    `keys[i]`: the device deletes an event only if the hub stored exactly that content."""
 
     schema_version: Literal[1] = 1
     device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
-    keys: list[str] = Field(max_length=5000)
-    rejected: dict[str, str] = Field(default_factory=dict, description="key -> reason; never resend these")
+    keys: list[str] = Field(max_length=1000)
+    digests: list[Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]] = Field(default_factory=list, max_length=1000)
+    rejected: dict[str, str] = Field(default_factory=dict, max_length=1000,
+                                     description="key -> reason: the hub will not store these as they are")
+    rejected_digests: dict[str, Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]] = Field(
+        default_factory=dict, max_length=1000, description="key -> hash prefix of the copy that was refused")
+    resend: bool = Field(False, description="the hub asks for every event the device still holds")
     stored_at: datetime
+    sig: str = Field(default="", max_length=200, description="base64 Ed25519 of the hub over canonical_body()")
 
     _tz = field_validator("stored_at")(_utc)
+
+    @model_validator(mode="after")
+    def _paired(self) -> Ack:
+        if len(self.digests) != len(self.keys):
+            raise ValueError("digests must pair with keys")
+        return self
 
 
 class DeviceState(_Strict):
@@ -265,8 +353,11 @@ class DeviceState(_Strict):
     at: datetime | None = None
     software: str = ""
     model_id: str = ""
-    gallery_version: int = 0
-    last_seq: int = 0
+    gallery_version: int = Field(0, ge=0, lt=2**53)
+    last_seq: int = Field(0, ge=0, le=MAX_SEQ)
+    acked_through: int = Field(0, ge=0, le=MAX_SEQ, description="newest event the hub acknowledged")
+    held: int = Field(0, ge=0, description="events the hub refused, kept aside on the device")
+    alarm: str = Field("", max_length=200, description="e.g. a corrupt outbox moved aside at start")
 
 
 class Telemetry(_Strict):
@@ -285,15 +376,22 @@ class Telemetry(_Strict):
 
 class GalleryUpdate(_Strict):
     """Hub -> device (down/gallery): the complete gallery for the device's site(s), replacing the old one.
-    The device applies it only if `model_id` is its own embedder, then reports `gallery_version` in its state."""
+
+    Signed by the hub and encrypted for this one device (X25519 + HKDF-SHA256 + AES-256-GCM): `epk_b64`
+    is the hub's ephemeral public key, the plaintext is JSON `{"ids": [NIP...], "templates_b64": ...}`
+    (float32 little-endian, count x dim). The device applies it only if `model_id` is its own embedder,
+    then reports `gallery_version` in its state."""
 
     schema_version: Literal[1] = 1
     device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, lt=2**53)
     model_id: str = Field(min_length=1, max_length=64)
     dim: int = Field(ge=1, le=4096)
-    ids: list[str] = Field(max_length=200_000)
-    templates_b64: str = Field(description="float32 little-endian, len(ids) x dim, base64")
+    count: int = Field(ge=0, le=200_000)
+    epk_b64: str = Field(max_length=64)
+    nonce_b64: str = Field(max_length=32)
+    ciphertext_b64: str
+    sig: str = Field(default="", max_length=200, description="base64 Ed25519 of the hub over canonical_body()")
 
 
 class AssignedSite(_Strict):
@@ -352,6 +450,9 @@ _MODELS: dict[Channel, type[_Strict]] = {
 _LIMITS = {Channel.GALLERY: MAX_GALLERY_BYTES, Channel.ASSIGNMENTS: MAX_ASSIGNMENTS_BYTES}
 
 
+# Messages carrying a signature: their values must be canonical, so the signature covers what arrived.
+_SIGNED = {Channel.EVENT, Channel.ACK, Channel.GALLERY}
+
 # ------------------------------------------------------------------------------------------- validation
 
 
@@ -389,18 +490,35 @@ def parse(topic_name: str, payload: bytes, expect: Literal["up", "down"] | None 
         raise ContractError("oversize", f"{len(payload)} bytes > limit {limit}")
     if expect and not channel.value.startswith(expect + "/"):
         raise ContractError("bad_topic", f"{channel.value} is not an {expect}link channel")
+    payload = bytes(payload)
+    if payload.count(b"[") + payload.count(b"{") > MAX_BRACKETS:
+        raise ContractError("malformed_json", f"more than {MAX_BRACKETS} brackets: nested too deep for this contract")
+    model_type = _MODELS[channel]
+    if channel in _SIGNED:
+        # Fast path: what devices and the hub publish is already canonical (to_bytes); one strict parse and a
+        # byte comparison prove it. Anything else goes the long way, which says what is wrong.
+        try:
+            model = model_type.model_validate_json(payload, strict=True)
+        except ValidationError:
+            pass
+        else:
+            if model.to_bytes() == payload and getattr(model, "device_id", device_id) == device_id:
+                return device_id, channel, model
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ContractError("malformed_json", str(exc)) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ContractError("malformed_json", str(exc) or type(exc).__name__) from None
     if not isinstance(data, dict):
         raise ContractError("not_an_object", f"payload is a JSON {type(data).__name__}, expected an object")
-    version = data.get("schema_version", 1)
-    if version != CONTRACT_VERSION:
+    if "schema_version" not in data:
+        raise ContractError("schema_version", "missing (required, this side speaks 1)", "schema_version")
+    version = data["schema_version"]
+    if type(version) is not int or version != CONTRACT_VERSION:
         raise ContractError("schema_version", f"{version!r} is not supported (this side speaks 1)",
                             "schema_version")
     try:
-        model = _MODELS[channel].model_validate(data)
+        # Strict: no booleans for integers, no numbers for strings; what is signed is what was sent.
+        model = model_type.model_validate_json(payload, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or None
@@ -409,6 +527,12 @@ def parse(topic_name: str, payload: bytes, expect: Literal["up", "down"] | None 
     if getattr(model, "device_id", device_id) != device_id:
         raise ContractError("device_mismatch",
                             f"payload says device {model.device_id!r}, topic says {device_id!r}", "device_id")
+    if channel in _SIGNED:
+        # The signature is checked over the model's canonical body; refuse any payload whose values would
+        # re-encode differently (e.g. 1.0 for 1, another time zone), so it covers exactly what arrived.
+        received = canonical({k: v for k, v in data.items() if k != "sig"})
+        if received != model.canonical_body():
+            raise ContractError("not_canonical", "values are not in canonical form (see docs/contract.md)")
     return device_id, channel, model
 
 

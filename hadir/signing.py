@@ -1,16 +1,18 @@
 """Ed25519 keys: the device signs each event's canonical body, the hub verifies it; the hub signs what it
-sends down (assignments), the device verifies it with the hub's public key from its provisioning bundle."""
+sends down (acknowledgements, galleries, assignments), the device verifies it with the hub's public key from
+its provisioning bundle."""
 
 from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hadir.contract import Assignments, AttendanceEvent
+from hadir.contract import Ack, Assignments, AttendanceEvent, GalleryUpdate
 
 
 def new_key() -> Ed25519PrivateKey:
@@ -47,25 +49,45 @@ def sign_event(event: AttendanceEvent, key: Ed25519PrivateKey) -> AttendanceEven
     return event.model_copy(update={"sig": sig})
 
 
+try:  # libsodium through PyNaCl verifies Ed25519 faster than OpenSSL (docs/performance.md); optional
+    from nacl.bindings import crypto_sign_open as _sodium_open
+    from nacl.exceptions import CryptoError as _SodiumError
+except ImportError:  # pragma: no cover - devices need not install it
+    _sodium_open = None
+
+
 def verify_event(event: AttendanceEvent, public_key: Ed25519PublicKey) -> bool:
     try:
-        public_key.verify(base64.b64decode(event.sig, validate=True), event.canonical_body())
-    except (InvalidSignature, ValueError):
+        sig = base64.b64decode(event.sig, validate=True)
+        if _sodium_open is not None:
+            if len(sig) != 64:
+                return False
+            _sodium_open(sig + event.canonical_body(), public_key.public_bytes_raw())
+        else:
+            public_key.verify(sig, event.canonical_body())
+    except (InvalidSignature, ValueError, TypeError):
         return False
+    except Exception as exc:  # libsodium's BadSignatureError
+        if _sodium_open is not None and isinstance(exc, _SodiumError):
+            return False
+        raise
     return True
 
 
 # ---------------------------------------------------------------------------------- hub-signed messages
-# Names shared with the transport-trust work (acks and galleries signed the same way).
+# Acknowledgements, galleries and assignments are signed by the hub's own Ed25519 key; the device holds the hub's public
+# key from its provisioning bundle and ignores anything that does not verify (a forged ack would make it
+# delete events the hub never stored).
+
+_HubMessage = TypeVar("_HubMessage", Ack, GalleryUpdate, Assignments)
 
 
-def sign_message(message: Assignments, key: Ed25519PrivateKey) -> Assignments:
-    """The message with `sig` set: the hub's Ed25519 signature over its canonical body."""
+def sign_message(message: _HubMessage, key: Ed25519PrivateKey) -> _HubMessage:
     sig = base64.b64encode(key.sign(message.canonical_body())).decode()
     return message.model_copy(update={"sig": sig})
 
 
-def verify_message(message: Assignments, public_key: Ed25519PublicKey) -> bool:
+def verify_message(message: Ack | GalleryUpdate | Assignments, public_key: Ed25519PublicKey) -> bool:
     try:
         public_key.verify(base64.b64decode(message.sig, validate=True), message.canonical_body())
     except (InvalidSignature, ValueError):

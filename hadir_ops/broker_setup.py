@@ -21,17 +21,29 @@ ACL = """# Each device may only write its own uplink subtree and read its own do
 pattern write absensi/v1/%u/up/#
 pattern read absensi/v1/%u/down/#
 
-# The hub reads every uplink and writes every downlink.
+# The hub reads every uplink and writes every downlink; hadir/hub/<instance> is its presence (one running
+# hub per instance name).
 user hadir-hub
 topic read absensi/v1/+/up/#
 topic read $share/hadir/absensi/v1/+/up/#
 topic write absensi/v1/+/down/#
+topic readwrite hadir/hub/#
 """
 
 
-def render_config(mosquitto_dir: Path = Path("/etc/mosquitto"), port: int = 8883) -> str:
-    """Hadir's conf.d file for a broker whose files live under `mosquitto_dir`."""
+def render_config(mosquitto_dir: Path = Path("/etc/mosquitto"), port: int = 8883,
+                  hub_port: int | None = None) -> str:
+    """Hadir's conf.d file for a broker whose files live under `mosquitto_dir`: devices on `port`, the hub on
+    `hub_port` (default `port` + 1), bound to loopback."""
     certs = mosquitto_dir / "certs"
+    hub_port = port + 1 if hub_port is None else hub_port
+    tls = f"""cafile {certs}/hadir-ca.crt
+certfile {certs}/broker.crt
+keyfile {certs}/broker.key
+crlfile {certs}/hadir-ca.crl
+require_certificate true
+use_identity_as_username true
+"""
     return f"""# Mosquitto 2.x for Hadir: {mosquitto_dir}/conf.d/hadir.conf, written by 'hadir broker setup'.
 # Debian's mosquitto.conf already sets persistence and persistence_location (a second one is an error).
 # No '# comment' after a value on the same line: Mosquitto would read it as part of the value.
@@ -43,17 +55,19 @@ autosave_interval 10
 # The default (1000 per client) silently drops messages beyond it; a hub down for a day needs more.
 max_queued_messages 1000000
 max_inflight_messages 100
-
-# Devices and the hub: mutual TLS, the certificate CN becomes the MQTT username.
-listener {port}
-cafile {certs}/hadir-ca.crt
-certfile {certs}/broker.crt
-keyfile {certs}/broker.key
-crlfile {certs}/hadir-ca.crl
-require_certificate true
-use_identity_as_username true
 acl_file {mosquitto_dir}/hadir.acl
-"""
+
+# Devices: mutual TLS, the certificate CN becomes the MQTT username *and* the client id, so one device's
+# certificate can never take over another device's session by connecting with its client id.
+# Revocation: write the new CRL here and send SIGHUP (systemctl reload mosquitto): the CRL is reread and
+# the revoked certificate is refused from its next connection, no restart (docs/operations.md).
+listener {port}
+{tls}use_username_as_clientid true
+
+# The hub (CN hadir-hub) on its own listener: its workers need distinct client ids (hub-<instance>-ingest-N)
+# under one certificate. Bind it where only the hub can reach it (here: the broker host itself).
+listener {hub_port} 127.0.0.1
+{tls}"""
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,8 @@ def _share_with_group(path: Path, group: str) -> None:
 
 
 def lay_out(ca: CertificateAuthority, hosts: tuple[str, ...], *, mosquitto_dir: Path = Path("/etc/mosquitto"),
-            hub_dir: Path | None = Path("/etc/hadir"), port: int = 8883, broker_group: str = "mosquitto",
+            hub_dir: Path | None = Path("/etc/hadir"), port: int = 8883, hub_port: int | None = None,
+            broker_group: str = "mosquitto",
             hub_group: str = "hadir") -> BrokerFiles:
     """Write conf.d/hadir.conf, hadir.acl and certs/ (CA, CRL, broker key pair) under `mosquitto_dir`, and
     the hub's client certificate (ca.crt, hadir-hub.crt, hadir-hub.key) in `hub_dir`.
@@ -100,7 +115,7 @@ def lay_out(ca: CertificateAuthority, hosts: tuple[str, ...], *, mosquitto_dir: 
         os.chmod(public, 0o644)
     _share_with_group(broker_key, broker_group)
     config = mosquitto_dir / "conf.d" / "hadir.conf"
-    config.write_text(render_config(mosquitto_dir, port))
+    config.write_text(render_config(mosquitto_dir, port, hub_port))
     acl = mosquitto_dir / "hadir.acl"
     acl.write_text(ACL)
     for path in (config, acl):

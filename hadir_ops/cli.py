@@ -122,7 +122,8 @@ def broker_setup(
     ca_dir: Path = CA_DIR,
     mosquitto_dir: Path = typer.Option(Path("/etc/mosquitto"), help="Mosquitto's configuration folder."),
     hub_dir: Path = typer.Option(Path("/etc/hadir"), help="Where the hub's client certificate goes."),
-    port: int = typer.Option(8883, help="The TLS listener's port."),
+    port: int = typer.Option(8883, help="The devices' TLS listener's port."),
+    hub_port: int = typer.Option(None, help="The hub's TLS listener's port (loopback; default: --port + 1)."),
 ) -> None:
     """Write conf.d/hadir.conf, hadir.acl, the CA, CRL and broker key pair, and the hub's client certificate,
     with the file names the configs use and keys readable only by the services that need them."""
@@ -131,7 +132,7 @@ def broker_setup(
 
     try:
         files = lay_out(CertificateAuthority.open(ca_dir), tuple(host), mosquitto_dir=mosquitto_dir,
-                        hub_dir=hub_dir, port=port)
+                        hub_dir=hub_dir, port=port, hub_port=hub_port)
     except (ProvisionError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -146,33 +147,39 @@ def device_provision(
     out: Path = typer.Option(..., help="Folder for the device bundle (copy it to /etc/hadir on the device)."),
     ca_dir: Path = CA_DIR,
     broker: str = typer.Option("127.0.0.1:8883", help="host:port of the broker's TLS listener."),
-    hub_data: Path = typer.Option(None, help="The hub's data folder: register the device's key there now and "
-                                             "put the hub's public key (hub.pub) into the bundle."),
+    hub_data: Path = typer.Option(None, help="The hub's data folder: its public key goes into the bundle and "
+                                             "the device is registered there now."),
     hub_key: Path = typer.Option(None, help="The hub's public key file (hub.pub in its data folder), when "
-                                            "the hub's data folder is on another machine."),
+                                            "the hub's data folder is not reachable from here."),
+    embedded_broker: bool = typer.Option(False, help="The hub runs the embedded broker: put a broker password "
+                                                     "in the bundle (needs --hub-data) instead of using mTLS."),
     opd: str = typer.Option(None, help="OPD the device belongs to: it receives that OPD's gallery only."),
     all_opd: bool = typer.Option(False, "--all-opd", help="A device for every OPD (receives the whole city's "
                                                            "gallery): say so explicitly."),
     source: str = typer.Option("usb:0", help="Camera source for the device config."),
     field: bool = typer.Option(False, "--field", help="A field device: touch page, GPS from gpsd, GPS clock."),
 ) -> None:
-    """Take a device from nothing to ready: TLS certificate, signing key, hub key, config, hub registration."""
+    """Take a device from nothing to ready: TLS certificate, signing and gallery keys, the hub's public key,
+    config, hub registration."""
     if bool(opd) == all_opd:
         console.print("[red]Give the device's OPD with --opd CODE[/red] (it gets that OPD's faces only), or "
                       "--all-opd for a terminal every OPD's staff use (it gets the whole city's gallery).")
         raise typer.Exit(2)
     from hadir_ops.provision import CertificateAuthority, ProvisionError, provision_device
-    from hub.registry import DeviceRegistry
+    from hub.registry import DeviceRegistry, RegistryError
     from hub.service import hub_public_key_path
 
+    if hub_data is None and hub_key is None:
+        console.print("[red]Give --hub-data or --hub-key:[/red] the device must know the hub's public key to "
+                      "tell its acknowledgements and galleries from forged ones.")
+        raise typer.Exit(2)
+    if embedded_broker and hub_data is None:
+        console.print("[red]--embedded-broker needs --hub-data[/red] (the broker password is registered there).")
+        raise typer.Exit(2)
+    key_file = hub_key or hub_public_key_path(hub_data)
     host, _, port = broker.rpartition(":")
-    key_file = hub_key or (hub_public_key_path(hub_data) if hub_data else None)
-    if key_file is None:
-        console.print("[yellow]No --hub-data or --hub-key: the bundle has no hub.pub, so the device cannot verify "
-                      "what the hub sends (a field device then has no assignments). Copy the hub's hub.pub into "
-                      "/etc/hadir/ on the device later.[/yellow]")
     try:
-        hub_public = key_file.read_text().strip() if key_file else None
+        hub_public = key_file.read_text().strip()
         bundle = provision_device(CertificateAuthority.open(ca_dir), device_id, out, broker_host=host or broker,
                                   broker_port=int(port or 8883), source=source, hub_public_key=hub_public,
                                   field=field)
@@ -181,11 +188,28 @@ def device_provision(
         raise typer.Exit(2) from None
     console.print(f"Device bundle written to {bundle.folder}.")
     if hub_data:
-        DeviceRegistry.in_dir(hub_data).register(device_id, bundle.public_key, opd=opd)
+        registry = DeviceRegistry.in_dir(hub_data)
+        try:
+            registry.register(device_id, bundle.public_key, box_key_b64=bundle.box_public_key, opd=opd)
+        except RegistryError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
         console.print(f"Registered {device_id} at the hub ({hub_data}).")
+        if embedded_broker:
+            secret = registry.issue_broker_secret(device_id)
+            toml = bundle.folder / "edge.toml"
+            text = toml.read_text().replace("protocol = 5\n", f'protocol = 311\nusername = "{device_id}"\n'
+                                                              f'password = "{secret}"\n')
+            for line in ('ca_file = "/etc/hadir/ca.crt"\n', 'cert_file = "/etc/hadir/device.crt"\n',
+                         'key_file = "/etc/hadir/device.key"\n'):
+                text = text.replace(line, "")
+            toml.touch(mode=0o600)
+            toml.write_text(text)
+            console.print("Broker password for the embedded broker written to edge.toml (keep it secret).")
     else:
         opd_arg = f" --opd {opd}" if opd else ""
-        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key}{opd_arg}")
+        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key} "
+                      f"--box-key {bundle.box_public_key}{opd_arg}")
 
 
 @device_app.command("revoke")
@@ -206,7 +230,8 @@ def device_revoke(device_id: str, ca_dir: Path = CA_DIR,
     if hub_data:
         DeviceRegistry.in_dir(hub_data).revoke(device_id, datetime.now(timezone.utc))
     console.print(f"Revoked {n} certificate(s) of {device_id}; copy {ca_dir / 'ca.crl'} to the broker and "
-                  "restart it (Mosquitto reads the CRL at start).")
+                  "send Mosquitto SIGHUP (systemctl reload mosquitto) so it rereads the CRL without a restart "
+                  "(docs/operations.md).")
 
 
 if __name__ == "__main__":

@@ -124,8 +124,8 @@ def run_demo(workdir: Path | None = None, broker: str | None = None, influx: str
 
         # 4. The terminal: agent -> durable outbox -> MQTT link.
         outbox = Outbox(work / "edge" / "outbox.sqlite", min_free_mb=1, alarm_free_mb=5)
-        link = DeviceLink(hub.mqtt, DEVICE, outbox, model_id=gallery.model_id,
-                          gallery_version=gallery.version).start()
+        link = DeviceLink(hub.device_mqtt(DEVICE), DEVICE, outbox, hub_key=hub.hub_public_key, signer=key,
+                          model_id=gallery.model_id, gallery_version=gallery.version).start()
         decider = VisitDecider(gallery, DecisionPolicy(liveness_frames=6), pipeline.model_id)
         agent = EdgeAgent(DEVICE, pipeline, decider, outbox, key, kind=EventKind.WALK_PAST,
                           clock_source=ClockSource.REPLAY, gps=FixedSite(*SITE), on_event=lambda e: link.notify(),

@@ -1,8 +1,10 @@
 """The city's own certificate authority and device provisioning.
 
 Each device gets an X.509 client certificate (CN = device id, EC P-256) from the city's CA for mutual TLS
-with the broker, and a separate Ed25519 key that signs its events. Revocation writes a CRL that
-Mosquitto reads (`crlfile`), and marks the device revoked at the hub so its events are refused.
+with the broker, a separate Ed25519 key that signs its events, an X25519 key its galleries are sealed for,
+and the hub's public key (acknowledgements and galleries must be signed with it). Revocation writes a
+CRL that Mosquitto reads (`crlfile`, reloaded on SIGHUP, see docs/operations.md), and marks the device
+revoked at the hub so its events are refused.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hadir.contract import _DEVICE_ID_RE, DEVICE_ID_PATTERN
+from hadir.contract import _DEVICE_ID_RE, DEVICE_ID_PATTERN, reserved_device_id
+from hadir.sealed import box_public_b64, new_box_key, save_box_key
 from hadir.signing import new_key, public_key_b64, save_private_key
 
 CA_NAME = "Hadir CA Pemerintah Kota Ambon"
@@ -162,21 +165,28 @@ class DeviceBundle:
     folder: Path
     device_id: str
     public_key: str  # Ed25519, base64: what the hub registers
+    box_public_key: str = ""  # X25519, base64: what the hub seals the device's galleries for
 
 
 def provision_device(ca: CertificateAuthority, device_id: str, out_dir: Path, *, broker_host: str = "127.0.0.1",
                      broker_port: int = 8883, source: str = "usb:0", gps: str = "none",
                      hub_public_key: str | None = None, field: bool = False) -> DeviceBundle:
-    """Everything a device needs in one folder: TLS cert and key, CA cert, signing key, the hub's public key
-    (`hub_public_key`, base64: what the device verifies assignments with) and edge.toml. `field`: a
-    hand-held field device (touch page, GPS from gpsd, clock from GPS)."""
+    """Everything a device needs in one folder: TLS cert and key, CA cert, signing key, gallery key, the
+    hub's public key (`hub_public_key`, base64: what the device verifies acks, galleries and assignments
+    with; it refuses to run without it) and edge.toml. `field`: a hand-held field device (touch page, GPS
+    from gpsd, clock from GPS)."""
     if not _DEVICE_ID_RE.match(device_id):
         raise ProvisionError(f"device id {device_id!r} must match {DEVICE_ID_PATTERN}")
+    if reserved_device_id(device_id):
+        raise ProvisionError(f"{device_id!r} is reserved for the hub (names starting with 'hadir' or 'hub-'): "
+                             "a device certificate with it would carry the hub's broker rights")
     out_dir.mkdir(parents=True, exist_ok=True)
     cert, tls_key = ca.issue(device_id, out_dir, stem="device")
     (out_dir / "ca.crt").write_bytes(ca.cert_path.read_bytes())
     signing = new_key()
     save_private_key(signing, out_dir / "signing.key")
+    box = new_box_key()
+    save_box_key(box, out_dir / "box.key")
     if hub_public_key:
         (out_dir / "hub.pub").write_text(hub_public_key.strip() + "\n")
     gps = "gpsd" if field and gps == "none" else gps
@@ -186,6 +196,7 @@ device_id = "{device_id}"
 {field_lines}source = "{source}"
 data_dir = "/var/lib/hadir-edge"
 key_file = "/etc/hadir/signing.key"
+box_key_file = "/etc/hadir/box.key"
 hub_key_file = "/etc/hadir/hub.pub"
 clock_source = "{'gps' if field else 'ntp'}"
 
@@ -200,4 +211,4 @@ key_file = "/etc/hadir/device.key"
 [gps]
 mode = "{gps}"
 """)
-    return DeviceBundle(out_dir, device_id, public_key_b64(signing))
+    return DeviceBundle(out_dir, device_id, public_key_b64(signing), box_public_b64(box))

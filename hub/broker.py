@@ -1,16 +1,19 @@
 """The embedded MQTT broker (amqtt, MQTT 3.1.1 only) for a one-office install or the demo.
 
-Production uses Mosquitto (MQTT 5, mTLS, per-device ACLs; see firmware_config/mosquitto). amqtt here
-has no per-device ACL, no TLS client identity and no MQTT 5 reason codes: bind it to loopback or a
-closed terminal network only.
+Production uses Mosquitto (MQTT 5, mTLS, per-device ACLs; see firmware_config/mosquitto). Here every
+client must authenticate (hub secret, or a device's broker password) and is confined to its own topics
+(hub/broker_auth.py), but there is no TLS: the broker refuses to listen beyond loopback unless the
+operator says the terminal network is closed (`allow_lan`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +24,88 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def _auth_first_broker():  # noqa: ANN202 - a Broker subclass, built lazily (amqtt is a hub-only dependency)
+    """amqtt 0.12 deletes (clean session) or rewrites (will, credentials) the existing session of a client id
+    *before* it authenticates the new connection: an anonymous client using the hub's or a device's client
+    id would drop its subscriptions. This broker authenticates first and only then lets amqtt touch sessions."""
+    from amqtt.broker import Broker
+    from amqtt.contexts import Action
+    from amqtt.errors import AMQTTError, MQTTError, NoDataError
+    from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+    from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+    from amqtt.utils import gen_client_id
+
+    class AuthFirstBroker(Broker):
+        async def _initialize_client_session(self, reader, writer, remote_address, remote_port):  # noqa: ANN001, ANN202
+            try:
+                handler, session = await BrokerProtocolHandler.init_from_connect(reader, writer,
+                                                                                 self.plugins_manager)
+            except (AMQTTError, MQTTError, NoDataError) as exc:
+                raise AMQTTError(exc) from exc
+            if not await self._authenticate(session, None):
+                await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+                await writer.close()
+                raise AMQTTError(f"not authorized: client {session.client_id!r} from {remote_address}")
+            # From here on as amqtt does it (amqtt/broker.py, _initialize_client_session).
+            if session.clean_session:
+                if session.client_id:
+                    await self._delete_session(session.client_id)
+                else:
+                    session.client_id = gen_client_id()
+                session.parent = 0
+            elif session.client_id in self._sessions:
+                existing, _ = self._sessions[session.client_id]
+                for attr in ("will_flag", "will_message", "will_topic", "will_qos", "keep_alive", "username",
+                             "password"):
+                    setattr(existing, attr, getattr(session, attr))
+                session = existing
+                session.parent = 1
+            else:
+                session.parent = 0
+            delay = self.config.get("timeout-disconnect-delay", 0)
+            if session.keep_alive > 0 and isinstance(delay, int):
+                session.keep_alive += delay
+            return handler, session
+
+        async def _publish_retained_messages_for_subscription(self, subscription, session):  # noqa: ANN001, ANN202
+            # amqtt replays retained messages matching *every* client's subscription to a connecting client,
+            # without the read ACL: only the client's own subscriptions, each message checked as a delivery.
+            topic_filter, qos = subscription
+            handler = self._get_handler(session)
+            own = any(s.client_id == session.client_id for s, _ in self._subscriptions.get(topic_filter, []))
+            if handler is None or not own:
+                return
+            tasks = []
+            for name, retained in list(self._retained_messages.items()):
+                if self._matches(name, topic_filter) and await self._topic_filtering(session, name, Action.RECEIVE):
+                    tasks.append(asyncio.ensure_future(handler.mqtt_publish(
+                        retained.topic, retained.data, min(qos, retained.qos or qos), retain=True)))
+            if tasks:
+                await asyncio.wait(tasks)
+
+    return AuthFirstBroker
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class EmbeddedBroker:
     """Runs amqtt in a thread of its own with its own event loop."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, registry_path: Path, hub_secret: str, host: str = "127.0.0.1", port: int = 0, *,
+                 allow_lan: bool = False):
+        if not _loopback(host) and not allow_lan:
+            raise RuntimeError(f"the embedded broker has no TLS: refusing to listen on {host}; bind 127.0.0.1, "
+                               "use Mosquitto with mTLS, or set embedded_broker_lan = true for a closed network")
+        from hub.broker_auth import secret_hash
+
+        self.registry_path, self.hub_secret_hash = str(registry_path), secret_hash(hub_secret)
         self.host, self.port = host, port or free_port(host)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -42,13 +123,17 @@ class EmbeddedBroker:
         return self
 
     def _run(self) -> None:
-        from amqtt.broker import Broker
+        Broker = _auth_first_broker()  # noqa: N806
 
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": {
+                "hub.broker_auth.HadirAuthPlugin": {"registry_path": self.registry_path,
+                                                    "hub_secret_hash": self.hub_secret_hash},
+                "hub.broker_auth.HadirTopicPlugin": {"registry_path": self.registry_path},
+            },
         }
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)

@@ -178,13 +178,15 @@ def delete_user(username: str, config: Path = CONFIG) -> None:
 def register_device(
     device_id: str, public_key: str = typer.Argument(..., help="Device's Ed25519 public key, base64."),
     data_dir: Path = typer.Option(Path("/var/lib/hadir-hub"), help="The hub's data folder."),
+    box_key: str = typer.Option(None, help="Device's X25519 gallery key, base64 (from its bundle)."),
     opd: str = typer.Option(None), site: str = typer.Option(None),
 ) -> None:
-    """Register (or re-register) a device's signing key so the hub accepts its events."""
+    """Register (or re-register) a device's signing key so the hub accepts its events (the running hub
+    picks it up at the device's next event, no restart)."""
     from hub.registry import DeviceRegistry
 
     try:
-        DeviceRegistry.in_dir(data_dir).register(device_id, public_key, opd=opd, site=site)
+        DeviceRegistry.in_dir(data_dir).register(device_id, public_key, box_key_b64=box_key, opd=opd, site=site)
     except ValueError as exc:
         console.print(f"[red]Not registered:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -50,6 +50,8 @@ class HubSettings(BaseSettings):
 
     data_dir: Path = Path("/var/lib/hadir-hub")
     embedded_broker: bool = True  # false: connect to `mqtt` (Mosquitto in production)
+    # The embedded broker has no TLS: it listens beyond loopback only if this says the network is closed.
+    embedded_broker_lan: bool = False
     # A short session expiry: a crashed worker's session (and its share of a shared subscription) lapses
     # within minutes; the devices' outboxes, not the broker, keep every event until it is stored.
     mqtt: MqttSettings = MqttSettings(protocol=311, session_expiry_s=300)
@@ -64,6 +66,10 @@ class HubSettings(BaseSettings):
     # How often sites, staff and duty orders are checked for changes and sent to the devices that changed.
     assignments_every_s: float = Field(60.0, gt=0)
     trust_replay_clock: bool = False
+    # Events older than this when they arrive, or arriving after their month closed (day N of the next
+    # month), are flagged past_dated and count only once approved (hub/ingest/verify.py).
+    backlog_tolerance_days: float = 35.0
+    month_close_day: int = Field(5, ge=1, le=28)
     policy: str = "default"
     embedder: str = "dlib_resnet_v1"  # must be the devices' embedder: templates of different models never mix
     master_url: str | None = None  # SQLAlchemy URL of master data; default: SQLite in data_dir

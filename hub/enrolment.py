@@ -7,7 +7,6 @@ deletes an employee's templates, bumps the gallery version and pushes the new ga
 
 from __future__ import annotations
 
-import base64
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import delete, select
 
 from edge.infer.gallery import Gallery
 from edge.infer.pipeline import FacePipeline
 from edge.infer.templates import PhotoReport, face_to_template
 from hadir.contract import GalleryUpdate
+from hadir.sealed import seal_gallery
 from hub.master import AuditLog, Base, GalleryVersion, MasterData, Template  # noqa: F401 - Template re-exported
 from hub.photos import PhotoItem, PhotoRefused, decode_photo, photos_from_folder, photos_from_zip  # noqa: F401
 
@@ -115,11 +116,11 @@ class Enrolment:
         matrix = np.stack(vectors) if vectors else np.zeros((0, dim), np.float32)
         return Gallery(self.pipeline.model_id, self.version(), [t.nip for t in rows], matrix)
 
-    def update_for(self, device_id: str, opd_code: str | None) -> GalleryUpdate:
+    def update_for(self, device_id: str, opd_code: str | None, recipient: X25519PublicKey) -> GalleryUpdate:
+        """The gallery of `opd_code`, sealed for the device's X25519 key (the caller signs it)."""
         g = self.gallery(opd_code)
-        return GalleryUpdate(device_id=device_id, version=max(1, g.version), model_id=g.model_id, dim=g.dim,
-                             ids=list(g.ids), templates_b64=base64.b64encode(g.templates.astype("<f4").tobytes())
-                             .decode())
+        return seal_gallery(device_id, max(1, g.version), g.model_id, list(g.ids),
+                            g.templates.astype("<f4").tobytes(), g.dim, recipient)
 
 
 def enrol_many(enrolment: Enrolment, actor: str, items: Iterable[PhotoItem | tuple[str, str, bytes]],

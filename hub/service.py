@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,9 +12,10 @@ from pathlib import Path
 
 from hadir.contract import Channel, DeviceState, topic
 from hadir.mqtt import MqttSettings
-from hadir.signing import load_or_create_key, save_public_key
+from hadir.signing import load_or_create_key, save_public_key, sign_message
 from hub.assignments import AssignmentPublisher
 from hub.broker import EmbeddedBroker
+from hub.broker_auth import HUB_USER
 from hub.config import HubSettings
 from hub.ingest.gps_checks import GpsHistory
 from hub.ingest.metrics import IngestMetrics
@@ -22,22 +24,33 @@ from hub.ingest.verify import VerifyPolicy
 from hub.ingest.worker import Ingest, IngestWorker
 from hub.live import Broadcaster
 from hub.master import MasterData
+from hub.presence import HubPresence
 from hub.registry import DeviceRegistry
 from hub.retention import DailyRetention, RetentionJob, RetentionReport
 from hub.store.base import EventStore, StoredEvent
 
 log = logging.getLogger(__name__)
 
-HUB_KEY_FILE = "hub_signing.key"  # Ed25519: signs what the hub sends down (assignments)
+HUB_KEY_FILE = "hub_signing.key"  # Ed25519: signs what the hub sends down (acks, galleries, assignments)
 HUB_PUBLIC_FILE = "hub.pub"  # its public half, copied into every device bundle
+BROKER_SECRET_FILE = "broker_hub.secret"  # the hub's password on the embedded broker
 
 
 def hub_public_key_path(data_dir: Path) -> Path:
     """Where the hub's public key is (created with the key on the hub's first start)."""
-    path = Path(data_dir) / HUB_PUBLIC_FILE
+    data_dir = Path(data_dir)
+    load_or_create_key(data_dir / HUB_KEY_FILE)
+    path = data_dir / HUB_PUBLIC_FILE
     if not path.exists():
-        save_public_key(load_or_create_key(Path(data_dir) / HUB_KEY_FILE), path)
+        save_public_key(load_or_create_key(data_dir / HUB_KEY_FILE), path)
     return path
+
+
+def _secret(path: Path) -> str:
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def open_store(settings: HubSettings) -> EventStore:
@@ -75,6 +88,7 @@ class Hub:
     settings: HubSettings
     on_stored: Callable[[StoredEvent], None] | None = None
     broker: EmbeddedBroker | None = None
+    presence: HubPresence | None = None
     workers: list[IngestWorker] = field(default_factory=list)
     retention: DailyRetention | None = None
     assignments: AssignmentPublisher | None = None
@@ -84,18 +98,36 @@ class Hub:
         d.mkdir(parents=True, exist_ok=True)
         self.store = open_store(self.settings)
         self.registry = DeviceRegistry.in_dir(d)
-        self.quarantine = Quarantine(d / "quarantine.sqlite")
-        self.metrics = IngestMetrics()
-        policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock)
-        self.broadcaster = Broadcaster()
-        self.gps_history = GpsHistory(d / "gps.sqlite")
-        self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
-                             self.gps_history, on_state=self._device_state)
-        self._master: MasterData | None = None
-        self._listeners: list[Callable[[StoredEvent], None]] = []
         self.hub_key = load_or_create_key(d / HUB_KEY_FILE)
         hub_public_key_path(d)
         self.hub_public_key = self.hub_key.public_key()
+        self.quarantine = Quarantine(d / "quarantine.sqlite")
+        self.metrics = IngestMetrics()
+        policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock,
+                              self.settings.backlog_tolerance_days * 86400, self.settings.month_close_day,
+                              month_closed=self._month_closed)
+        self.broadcaster = Broadcaster()
+        self.gps_history = GpsHistory(d / "gps.sqlite")
+        self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
+                             self.gps_history, on_state=self._device_state, signer=self.hub_key)
+        self._master: MasterData | None = None
+        self._device_secrets: dict[str, str] = {}
+        self._listeners: list[Callable[[StoredEvent], None]] = []
+
+    def _month_closed(self, month: str) -> bool:
+        """Whether the payroll office closed `month` (YYYY-MM); read from the master data at most every 60 s."""
+        now = time.monotonic()
+        cached = getattr(self, "_closed_cache", None)
+        if cached is None or now - cached[0] > 60:
+            try:
+                from hub.corrections import closed_months
+
+                cached = (now, frozenset(m.month for m in closed_months(self.master)))
+            except Exception:  # no master data (yet): only the age and close-day rules apply
+                log.debug("closed months not readable", exc_info=True)
+                cached = (now, frozenset())
+            self._closed_cache = cached
+        return month in cached[1]
 
     def add_listener(self, listener: Callable[[StoredEvent], None]) -> None:
         """Also call `listener` with every event stored from now on (e.g. the web app's live results)."""
@@ -135,24 +167,32 @@ class Hub:
         device = self.registry.get(state.device_id)
         if device is None or device.revoked or current <= state.gallery_version:
             return
-        self.push_gallery(device.device_id, device.opd)
-        log.info("gallery v%d sent to %s on connect (it had v%d)", current, state.device_id, state.gallery_version)
+        if self.push_gallery(device.device_id, device.opd):
+            log.info("gallery v%d sent to %s on connect (it had v%d)", current, state.device_id, state.gallery_version)
 
-    def push_gallery(self, device_id: str, opd: str | None) -> None:
-        """Send one device the current gallery of its OPD."""
-        update = self.enrolment.update_for(device_id, opd)
-        self.workers[0].client.publish(topic(device_id, Channel.GALLERY), update.model_dump_json(), qos=1)
+    def push_gallery(self, device_id: str, opd: str | None) -> bool:
+        """Send one device the current gallery of its OPD, sealed for the device's own key and signed by the
+        hub. A device registered without a gallery key gets nothing (templates never travel in the clear)."""
+        box = self.registry.box_key(device_id)
+        if box is None:
+            log.error("device %s has no gallery key registered: gallery not sent (re-provision it)", device_id)
+            return False
+        update = sign_message(self.enrolment.update_for(device_id, opd, box), self.hub_key)
+        self.workers[0].client.publish(topic(device_id, Channel.GALLERY), update.to_bytes(), qos=1)
+        return True
 
     def push_galleries(self) -> int:
-        """Send every active device the current gallery of its OPD (all templates if it has no OPD)."""
+        """Send every active device the current gallery of its OPD (all templates if it has no OPD),
+        sealed for the device's own key and signed by the hub. A device registered without a gallery key
+        gets nothing (templates never travel in the clear) and is logged."""
         if not self.workers:
             return 0
         sent = 0
         for device in self.registry.all():
             if device.revoked:
                 continue
-            self.push_gallery(device.device_id, device.opd)
-            sent += 1
+            if self.push_gallery(device.device_id, device.opd):
+                sent += 1
         return sent
 
     def run_retention(self, now: datetime | None = None, *, dry_run: bool = False) -> RetentionReport:
@@ -167,12 +207,35 @@ class Hub:
     @property
     def mqtt(self) -> MqttSettings:
         if self.broker is not None:
-            return MqttSettings(host=self.broker.host, port=self.broker.port, protocol=311)
+            return MqttSettings(host=self.broker.host, port=self.broker.port, protocol=311, username=HUB_USER,
+                                password=self.broker_secret)
         return self.settings.mqtt
+
+    @property
+    def broker_secret(self) -> str:
+        return _secret(self.settings.data_dir / BROKER_SECRET_FILE)
+
+    def device_mqtt(self, device_id: str) -> MqttSettings:
+        """Connection settings for a device on this hub's embedded broker (a broker password is issued on
+        the first call; demo and tests); with an external broker, the hub's settings without its credentials."""
+        if self.broker is None:
+            return self.settings.mqtt.model_copy(update={"username": None, "password": None})
+        if device_id not in self._device_secrets:
+            self._device_secrets[device_id] = self.registry.issue_broker_secret(device_id)
+        return MqttSettings(host=self.broker.host, port=self.broker.port, protocol=311, username=device_id,
+                            password=self._device_secrets[device_id])
 
     def start(self) -> Hub:
         if self.settings.embedded_broker:
-            self.broker = EmbeddedBroker(self.settings.mqtt.host, self.settings.mqtt.port).start()
+            self.broker = EmbeddedBroker(self.settings.data_dir / "devices.sqlite", self.broker_secret,
+                                         self.settings.mqtt.host, self.settings.mqtt.port,
+                                         allow_lan=self.settings.embedded_broker_lan).start()
+        try:
+            self.presence = HubPresence(self.mqtt, self.settings.instance).start()
+        except BaseException:
+            if self.broker:
+                self.broker.stop()
+            raise
         self.start_workers()
         if self.settings.metrics_port is not None:
             self.metrics_server = start_metrics_listener(self.metrics, self.settings.metrics_host,
@@ -211,6 +274,9 @@ class Hub:
             self.retention.stop()
             self.retention = None
         self.stop_workers()
+        if self.presence is not None:
+            self.presence.stop()
+            self.presence = None
         if self.broker:
             self.broker.stop()
             self.broker = None

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, EventKind, GpsFix, Liveness
+from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, EventKind, GpsFix, Liveness, seq_number
 from hadir.signing import sign_event
 
 T0 = datetime(2026, 11, 23, 22, 15, tzinfo=timezone.utc)  # 07:15 WIT on 24 Nov 2026
@@ -19,7 +19,7 @@ def event(device: str, seq: int, prev_hash: str = GENESIS_HASH, key=None, *, emp
         key=f"{device}:{seq}", device_id=device, seq=seq,
         kind=EventKind.WALK_PAST if employee else EventKind.UNKNOWN_FACE, employee_id=employee,
         score=0.95, margin=0.05, frames=4, quality=0.8, liveness=Liveness(method="none", passed=True, score=0.0),
-        captured_at=at or T0 + timedelta(seconds=seq), clock_source=clock, gps=gps,
+        captured_at=at or T0 + timedelta(seconds=seq_number(seq)), clock_source=clock, gps=gps,
         model_id="dlib_resnet_v1", gallery_version=1, prev_hash=prev_hash)
     return sign_event(ev, key) if sign and key is not None else ev
 

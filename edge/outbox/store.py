@@ -1,21 +1,41 @@
-"""The device's durable outbox: every event stays on disk until the hub says it is stored.
+"""The device's durable outbox: every event stays on disk until the hub says it stored exactly that event.
 
 SQLite in WAL mode with synchronous=FULL, so a committed event survives a power cut. The sequence
 number and the previous-event hash are assigned inside the same transaction that stores the event, so
 the chain can never fork on the device, not even across a crash.
+
+Each outbox file has its own random epoch, part of every sequence number it assigns (see
+`hadir.contract.make_seq`): an outbox that was deleted, truncated, restored from an image or replaced
+along with the device starts a new epoch, so its keys never collide with events the hub already holds.
+An outbox that cannot be opened is moved aside (kept for forensics) and a new one is started: recording
+never stops because of it, and `recovered` says what happened so the device reports it.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 import shutil
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from hadir.contract import GENESIS_HASH, AttendanceEvent
+from hadir.contract import (
+    EPOCH_SHIFT,
+    GENESIS_HASH,
+    HASH_PREFIX_LEN,
+    MAX_EPOCH,
+    AttendanceEvent,
+    make_seq,
+    seq_epoch,
+    seq_number,
+)
 from hadir.sqlite import connect
+
+log = logging.getLogger(__name__)
 
 
 class OutboxFull(RuntimeError):
@@ -35,26 +55,84 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chain (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL,
     last_hash TEXT NOT NULL, last_captured_at TEXT);
+CREATE TABLE IF NOT EXISTS held (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL, created_at TEXT NOT NULL,
+    hash TEXT, reason TEXT NOT NULL, held_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acked (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL, created_at TEXT NOT NULL,
+    hash TEXT, acked_at TEXT NOT NULL);
 """
 
 
+def new_epoch() -> int:
+    return secrets.randbelow(MAX_EPOCH) + 1
+
+
+def _open_checked(path: Path) -> sqlite3.Connection:
+    db = connect(path, synchronous="FULL")
+    try:
+        db.executescript(_SCHEMA)
+        (result,) = db.execute("PRAGMA quick_check").fetchone()
+        if result != "ok":
+            raise sqlite3.DatabaseError(f"quick_check: {result}")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(path) + suffix)
+        if src.exists():
+            src.rename(Path(str(aside) + suffix))
+    return aside
+
+
 class Outbox:
-    def __init__(self, path: Path, *, min_free_mb: float = 50.0, alarm_free_mb: float = 200.0):
+    def __init__(self, path: Path, *, min_free_mb: float = 50.0, alarm_free_mb: float = 200.0,
+                 keep_acked_days: float = 7.0):
+        """`keep_acked_days`: acknowledged events are kept this long (while the disk has room) so a hub
+        restored from an older backup can ask for them again."""
         self.path = Path(path)
         self.min_free_mb, self.alarm_free_mb = min_free_mb, alarm_free_mb
+        self.keep_acked_days = keep_acked_days
         self._lock = threading.Lock()
-        self._db = connect(self.path, synchronous="FULL")
+        self.recovered: str | None = None  # set when a broken outbox was moved aside at open
+        existed = self.path.exists()
+        try:
+            self._db = _open_checked(self.path)
+        except sqlite3.DatabaseError as exc:
+            aside = _move_aside(self.path)
+            self.recovered = f"outbox unreadable ({exc}); moved to {aside.name}, new outbox started"
+            log.critical("OUTBOX CORRUPT: %s", self.recovered)
+            self._db = _open_checked(self.path)
+            existed = False
         # Truncate the WAL after checkpoints, so deleting acknowledged events gives the space back.
         self._db.execute("PRAGMA journal_size_limit=1048576")
-        self._db.executescript(_SCHEMA)
         # When each event was last sent: kept in memory only (after a restart everything is resent
         # anyway), so publishing never writes to a disk that may be nearly full.
         self._sent: dict[int, tuple[int, float]] = {}
+        self._scan_from = -1  # every event at or below this seq has been sent (see pending)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(chain)")}
         if "last_captured_at" not in columns:  # outbox written by an older agent
             self._db.execute("ALTER TABLE chain ADD COLUMN last_captured_at TEXT")
-        self._db.execute("INSERT OR IGNORE INTO chain (id, last_seq, last_hash) VALUES (1, 0, ?)", (GENESIS_HASH,))
+        if "acked_through" not in columns:
+            self._db.execute("ALTER TABLE chain ADD COLUMN acked_through INTEGER NOT NULL DEFAULT 0")
+        if "hash" not in {row[1] for row in self._db.execute("PRAGMA table_info(events)")}:
+            self._db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
+        has_chain = self._db.execute("SELECT 1 FROM chain").fetchone() is not None
+        if not has_chain:
+            # A new outbox, or one whose chain row is gone: a fresh epoch, never an old one's numbers.
+            if existed and self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]:
+                self.recovered = "outbox had events but no chain state; new epoch started"
+                log.critical("OUTBOX INCONSISTENT: %s", self.recovered)
+            start = make_seq(new_epoch(), 1) - 1
+            self._db.execute("INSERT INTO chain (id, last_seq, last_hash) VALUES (1, ?, ?)", (start, GENESIS_HASH))
 
+    # -- space ----------------------------------------------------------------------------------------
     def free_mb(self) -> float:
         return shutil.disk_usage(self.path.parent).free / 1e6
 
@@ -65,6 +143,21 @@ class Outbox:
                     f"{self.depth()} events waiting for the hub. Restore the network or free space.")
         return None
 
+    # -- recording ------------------------------------------------------------------------------------
+    def _next(self) -> tuple[int, str]:
+        last_seq, last_hash = self._db.execute("SELECT last_seq, last_hash FROM chain").fetchone()
+        if seq_number(last_seq) == 2**EPOCH_SHIFT - 1:  # 4 billion events in one epoch: start another
+            return make_seq(new_epoch(), 1), GENESIS_HASH
+        return last_seq + 1, last_hash
+
+    def _insert(self, event: AttendanceEvent) -> None:
+        if event.seq <= self._scan_from:  # a new epoch may number below older ones: scan from it
+            self._scan_from = event.seq - 1
+        self._db.execute("INSERT INTO events (seq, key, payload, created_at, hash) VALUES (?, ?, ?, ?, ?)",
+                         (event.seq, event.key, event.to_bytes(), event.captured_at.isoformat(), event.event_hash()))
+        self._db.execute("UPDATE chain SET last_seq = ?, last_hash = ?, last_captured_at = ?",
+                         (event.seq, event.event_hash(), event.captured_at.isoformat()))
+
     def append(self, build: Callable[[int, str], AttendanceEvent]) -> AttendanceEvent:
         """Store a new event; `build(seq, prev_hash)` makes the signed event for the next sequence."""
         if self.free_mb() < self.min_free_mb:
@@ -72,39 +165,100 @@ class Outbox:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                last_seq, last_hash = self._db.execute("SELECT last_seq, last_hash FROM chain").fetchone()
-                event = build(last_seq + 1, last_hash)
-                if event.seq != last_seq + 1 or event.prev_hash != last_hash:
+                seq, prev = self._next()
+                event = build(seq, prev)
+                if event.seq != seq or event.prev_hash != prev:
                     raise ValueError("event built with the wrong sequence or previous hash")
-                self._db.execute("INSERT INTO events (seq, key, payload, created_at) VALUES (?, ?, ?, ?)",
-                                 (event.seq, event.key, event.to_bytes(), event.captured_at.isoformat()))
-                self._db.execute("UPDATE chain SET last_seq = ?, last_hash = ?, last_captured_at = ?",
-                                 (event.seq, event.event_hash(), event.captured_at.isoformat()))
+                self._insert(event)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         return event
 
+    def epoch(self) -> int:
+        with self._lock:
+            return seq_epoch(self._db.execute("SELECT last_seq FROM chain").fetchone()[0])
+
+    def reissue(self, keys: Iterable[str], resign: Callable[[AttendanceEvent], AttendanceEvent]) -> list[str]:
+        """The hub holds other events under these keys (a restored outbox image reused them): start a new
+        epoch and record the same events again under new keys, re-signed. Returns the new keys."""
+        keys = set(keys)
+        new_keys: list[str] = []
+        with self._lock:
+            rows = self._db.execute("SELECT seq, key, payload FROM events ORDER BY seq").fetchall()
+            rows = [r for r in rows if r[1] in keys]
+            if not rows:
+                return []
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                seq, prev = make_seq(new_epoch(), 1), GENESIS_HASH
+                for old_seq, _key, payload in rows:
+                    old = AttendanceEvent.model_validate_json(payload)
+                    event = resign(old.model_copy(update={"seq": seq, "key": f"{old.device_id}:{seq}",
+                                                          "prev_hash": prev, "sig": ""}))
+                    self._db.execute("DELETE FROM events WHERE seq = ?", (old_seq,))
+                    self._insert(event)
+                    self._sent.pop(old_seq, None)
+                    new_keys.append(event.key)
+                    seq, prev = seq + 1, event.event_hash()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        log.warning("re-recorded %d events under a new outbox epoch: the hub held other events under their keys",
+                    len(new_keys))
+        return new_keys
+
+    # -- sending --------------------------------------------------------------------------------------
     def pending(self, limit: int = 500, resend_after_s: float | None = None, now: float = 0.0
                 ) -> list[Pending]:
-        """Events not yet acknowledged, oldest first (optionally only those not sent recently)."""
+        """Events not yet acknowledged, oldest first (optionally only those not sent recently).
+
+        With `resend_after_s` this costs what is due, not the whole backlog: resends come from the
+        in-memory send times, new events from a scan that starts after the rows known to be sent."""
+        if resend_after_s is None:
+            return self._scan(-1, limit, None)[0]
+        cutoff = now - resend_after_s
+        with self._lock:
+            due = sorted(seq for seq, (_, last) in self._sent.items() if last <= cutoff)[:limit]
+            rows = []
+            for start in range(0, len(due), 500):
+                chunk = due[start:start + 500]
+                rows += self._db.execute(f"SELECT seq, key, payload FROM events WHERE seq IN "
+                                         f"({','.join('?' * len(chunk))})", chunk).fetchall()
+            out = [Pending(seq, key, payload, self._sent[seq][0]) for seq, key, payload in rows]
+            scan_from = self._scan_from
+        fresh, floor = self._scan(scan_from, limit - len(out), cutoff, skip_sent=True)
+        with self._lock:
+            self._scan_from = max(self._scan_from, floor) if self._scan_from == scan_from else self._scan_from
+        return sorted(out + fresh, key=lambda p: p.seq)
+
+    def _scan(self, after: int, limit: int, cutoff: float | None, skip_sent: bool = False
+              ) -> tuple[list[Pending], int]:
+        """Rows after `after` in sequence order; with skip_sent, only never-sent ones. Returns them and the
+        highest seq below which every row has been sent (where the next scan may start)."""
         out: list[Pending] = []
-        after = 0
+        floor, gap = after, False
         while len(out) < limit:
             with self._lock:
                 rows = self._db.execute("SELECT seq, key, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                                         (after, max(limit, 500))).fetchall()
+                sent = {seq: self._sent.get(seq) for seq, _, _ in rows}
             if not rows:
                 break
             for seq, key, payload in rows:
-                attempts, last = self._sent.get(seq, (0, None))
-                if resend_after_s is None or last is None or last <= now - resend_after_s:
-                    out.append(Pending(seq, key, payload, attempts))
-                    if len(out) == limit:
-                        break
+                record = sent[seq]
+                if skip_sent and record is not None:
+                    if not gap:
+                        floor = seq
+                    continue
+                gap = True
+                out.append(Pending(seq, key, payload, record[0] if record else 0))
+                if len(out) == limit:
+                    break
             after = rows[-1][0]
-        return out
+        return out, floor
 
     def mark_sent(self, seqs: Iterable[int], at: float) -> None:
         with self._lock:
@@ -114,15 +268,106 @@ class Outbox:
     def reset_sent(self) -> None:
         with self._lock:
             self._sent.clear()
+            self._scan_from = -1
 
-    def acknowledge(self, keys: Iterable[str]) -> int:
-        keys = list(keys)
+    def acknowledge(self, stored: Iterable[tuple[str, str]]) -> int:
+        """The hub stored these: (key, first 16 hex of the stored event's hash) pairs. They leave the sending
+        queue (kept a while in `acked` if the disk has room, see keep_acked_days). An event whose hash
+        differs is kept: the hub stored something else under that key."""
+        keep = self.keep_acked_days > 0 and self.free_mb() > self.alarm_free_mb
+        now = datetime.now(timezone.utc)
+        n, top = 0, 0
         with self._lock:
-            cur = self._db.executemany("DELETE FROM events WHERE key = ?", [(k,) for k in keys])
-            for k in keys:
-                self._sent.pop(int(k.rpartition(":")[2]), None)
-            return cur.rowcount
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for key, digest in stored:
+                    row = self._db.execute("SELECT seq, hash FROM events WHERE key = ?", (key,)).fetchone()
+                    if row is None:
+                        continue
+                    seq, full = row
+                    if full is not None and full[:HASH_PREFIX_LEN] != digest:
+                        log.error("hub acknowledged %s with another content hash: kept", key)
+                        continue
+                    if keep:
+                        self._db.execute("INSERT OR REPLACE INTO acked (seq, key, payload, created_at, hash, acked_at) "
+                                         "SELECT seq, key, payload, created_at, hash, ? FROM events WHERE seq = ?",
+                                         (now.isoformat(), seq))
+                    self._db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+                    self._sent.pop(seq, None)
+                    n, top = n + 1, max(top, seq)
+                if top:
+                    self._db.execute("UPDATE chain SET acked_through = ?", (top,))
+                cutoff = (now - timedelta(days=self.keep_acked_days)).isoformat()
+                self._db.execute("DELETE FROM acked WHERE acked_at < ?" if keep else "DELETE FROM acked",
+                                 (cutoff,) if keep else ())
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return n
 
+    def acked_through(self) -> int:
+        """The sequence number of the newest event the hub acknowledged (0: none yet)."""
+        with self._lock:
+            return self._db.execute("SELECT acked_through FROM chain").fetchone()[0]
+
+    def release_acked(self) -> int:
+        """The hub lost events it had acknowledged (restored from a backup): send the kept ones again."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            n = self._db.execute("INSERT OR IGNORE INTO events (seq, key, payload, created_at, hash) "
+                                 "SELECT seq, key, payload, created_at, hash FROM acked").rowcount
+            self._db.execute("DELETE FROM acked")
+            self._db.execute("COMMIT")
+            self._scan_from = -1
+        return n
+
+    def hold(self, rejected: dict[str, str]) -> int:
+        """The hub refused these events: keep them aside (never deleted, not resent on a timer) with the
+        reason, until `release_held` (the hub asks for a resend, or after re-registration)."""
+        n = 0
+        now = datetime.now(timezone.utc).isoformat()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for key, reason in rejected.items():
+                    moved = self._db.execute(
+                        "INSERT OR IGNORE INTO held (seq, key, payload, created_at, hash, reason, held_at) "
+                        "SELECT seq, key, payload, created_at, hash, ?, ? FROM events WHERE key = ?",
+                        (reason[:200], now, key)).rowcount
+                    if moved:
+                        seq = self._db.execute("SELECT seq FROM held WHERE key = ?", (key,)).fetchone()[0]
+                        self._db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+                        self._sent.pop(seq, None)
+                    n += moved
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return n
+
+    def digest(self, key: str) -> str | None:
+        """The hash prefix (as in acks) of the pending event with this key, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT hash FROM events WHERE key = ?", (key,)).fetchone()
+        return row[0][:HASH_PREFIX_LEN] if row and row[0] else None
+
+    def held(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT key, reason FROM held ORDER BY seq").fetchall())
+
+    def release_held(self) -> int:
+        """Put held events back in the sending queue."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            n = self._db.execute("INSERT OR IGNORE INTO events (seq, key, payload, created_at, hash) "
+                                 "SELECT seq, key, payload, created_at, hash FROM held").rowcount
+            self._db.execute("DELETE FROM held")
+            self._db.execute("COMMIT")
+            self._scan_from = -1
+        return n
+
+    # -- state ----------------------------------------------------------------------------------------
     def depth(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]

@@ -1,8 +1,10 @@
 """The device's one MQTT session: publishes the outbox, receives acknowledgements, reports its state.
 
-Nothing else on the device talks to the broker. Events leave the outbox only when the hub's Ack names
-them, so a broker that drops messages (Mosquitto's queue limit, a crash before autosave) loses nothing:
-unacknowledged events are sent again after `resend_after_s`.
+Nothing else on the device talks to the broker. Events leave the outbox only when the hub's signed Ack
+names them with the hash of what it stored, so a broker that drops messages (Mosquitto's queue limit, a
+crash before autosave) loses nothing: unacknowledged events are sent again after `resend_after_s`.
+Anything that arrives is bounded and checked (contract size and depth, the hub's signature) and no
+message, however malformed, can stop this session's network thread.
 
 The link connects in the background and keeps retrying, so the device starts, recognises and records
 with the broker unreachable (out of signal, hub down) and delivers once it can connect.
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge.outbox.store import Outbox
 from hadir.contract import (
@@ -33,16 +36,22 @@ from hadir.contract import (
     utcnow,
 )
 from hadir.mqtt import MqttSettings, connect_in_background, make_client
+from hadir.signing import sign_event, verify_message
 
 log = logging.getLogger(__name__)
 
 
 class DeviceLink:
-    def __init__(self, settings: MqttSettings, device_id: str, outbox: Outbox, *, software: str = "hadir",
+    def __init__(self, settings: MqttSettings, device_id: str, outbox: Outbox, *, hub_key: Ed25519PublicKey,
+                 signer: Ed25519PrivateKey | None = None, software: str = "hadir",
                  model_id: str = "", gallery_version: int = 0, resend_after_s: float = 10.0,
                  batch: int = 200, on_gallery: Callable[[GalleryUpdate], bool] | None = None,
                  on_assignments: Callable[[Assignments], bool] | None = None):
+        """`hub_key`: the hub's public key (device bundle) that every ack, gallery and assignment list must
+        be signed with. `signer`: the device key, to re-record events under new keys when the hub holds
+        other events under theirs (without it such events are held on the device and reported)."""
         self.settings, self.device_id, self.outbox = settings, device_id, outbox
+        self.hub_key, self.signer = hub_key, signer
         self.resend_after_s, self.batch = resend_after_s, batch
         self.model_id, self.gallery_version, self.software = model_id, gallery_version, software
         self.on_gallery, self.on_assignments = on_gallery, on_assignments
@@ -55,6 +64,8 @@ class DeviceLink:
         self.rejected: dict[str, str] = {}
         self.last_ack_at: datetime | None = None  # when the hub last confirmed storing events of ours
         self.connect_error = ""  # why the last connection attempt failed, for the device's screen
+        self.ignored = 0  # down messages refused: malformed, unsigned, forged
+        self.reissued: list[str] = []
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._sender: threading.Thread | None = None
@@ -62,7 +73,9 @@ class DeviceLink:
     def _state(self, state: str) -> bytes:
         return DeviceState(device_id=self.device_id, state=state, at=utcnow(), software=self.software,
                            model_id=self.model_id, gallery_version=self.gallery_version,
-                           last_seq=self.outbox.last_seq()).model_dump_json().encode()
+                           last_seq=self.outbox.last_seq(), acked_through=self.outbox.acked_through(),
+                           held=len(self.outbox.held()),
+                           alarm=(self.outbox.recovered or "")[:200]).model_dump_json().encode()
 
     # -- MQTT callbacks (paho's network thread) -------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
@@ -80,33 +93,70 @@ class DeviceLink:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:  # noqa: ANN001
         try:
-            _, channel, ack = parse(message.topic, message.payload, "down")
+            self._handle(client, message)
+        except Exception:  # never let one message end the network thread
+            self.ignored += 1
+            log.exception("message on %s could not be handled", message.topic)
+
+    def _handle(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
+        try:
+            _, channel, msg = parse(message.topic, message.payload, "down")
         except ContractError as exc:
+            self.ignored += 1
             log.warning("ignored message on %s: %s", message.topic, exc)
             return
-        if channel is Channel.GALLERY and isinstance(ack, GalleryUpdate):
-            if self.on_gallery and self.on_gallery(ack):
+        if not isinstance(msg, Ack | GalleryUpdate | Assignments) or not verify_message(msg, self.hub_key):
+            self.ignored += 1
+            log.error("ignored %s not signed by the hub's key (forged or from another hub)", channel.value)
+            return
+        if isinstance(msg, GalleryUpdate):
+            if self.on_gallery and self.on_gallery(msg):
                 # Confirm to the hub which gallery this device now runs.
-                self.gallery_version = ack.version
+                self.gallery_version = msg.version
                 client.publish(topic(self.device_id, Channel.STATE), self._state("online"), qos=1, retain=True)
             return
-        if channel is Channel.ASSIGNMENTS and isinstance(ack, Assignments):
+        if isinstance(msg, Assignments):
             if self.on_assignments:
-                self.on_assignments(ack)
+                self.on_assignments(msg)
             return
-        if channel is Channel.ACK and isinstance(ack, Ack):
-            # Rejected events are final (the hub will never store them): drop them and remember why.
-            if not ack.keys and not ack.rejected:
-                self.outbox.reset_sent()  # the hub greets us after a restart: resend what is pending now
+        self._on_ack(msg)
+
+    def _on_ack(self, ack: Ack) -> None:
+        if ack.keys:
+            self.last_ack_at = utcnow()
+        if ack.resend or (not ack.keys and not ack.rejected):
+            # The hub greets us after its restart, or lost events it had acknowledged (restored from a
+            # backup): resend what it lacks, and tell it what we hold (it checks our acked_through).
+            if ack.resend:
+                n = self.outbox.release_acked()
+                log.warning("hub asked for a resend: %d acknowledged events sent again", n)
+            self.outbox.release_held()
+            self.outbox.reset_sent()
+            self.client.publish(topic(self.device_id, Channel.STATE), self._state("online"), qos=1, retain=True)
+        try:
+            self.acked += self.outbox.acknowledge(zip(ack.keys, ack.digests, strict=True))
+            # A refusal of a copy that is not ours (someone else published under our key) is not about us.
+            mine = {k: why for k, why in ack.rejected.items()
+                    if k not in ack.rejected_digests or self.outbox.digest(k) in (None, ack.rejected_digests[k])}
+            if len(mine) < len(ack.rejected):
+                log.warning("hub refused %d copies of our keys that are not ours: ignored",
+                            len(ack.rejected) - len(mine))
+            ack = ack.model_copy(update={"rejected": mine})
+            forks = [k for k, why in ack.rejected.items() if why == "fork"]
+            if forks and self.signer is not None:
+                key = self.signer
+                self.reissued += self.outbox.reissue(forks, lambda ev: sign_event(ev, key))
+            other = {k: why for k, why in ack.rejected.items() if why != "fork" or self.signer is None}
+            if other:
+                # Never deleted: the hub did not store them. Kept aside and reported in the device state.
+                self.outbox.hold(other)
+                log.error("hub refused %d events (%s): held on the device", len(other),
+                          ", ".join(sorted(set(other.values()))))
             self.rejected.update(ack.rejected)
-            try:
-                self.acked += self.outbox.acknowledge([*ack.keys, *ack.rejected])
-                if ack.keys:
-                    self.last_ack_at = utcnow()
-            except sqlite3.Error as exc:
-                # Kept, not lost: the events stay in the outbox, are resent, and the hub acknowledges again.
-                log.error("could not delete acknowledged events from the outbox: %s", exc)
-            self._wake.set()
+        except sqlite3.Error as exc:
+            # Kept, not lost: the events stay in the outbox, are resent, and the hub acknowledges again.
+            log.error("could not update the outbox after an acknowledgement: %s", exc)
+        self._wake.set()
 
     def _on_disconnect(self, *args: object) -> None:
         self.connected.clear()

@@ -18,6 +18,8 @@ class IngestMetrics:
         self.acks = Counter("hadir_ingest_acks", "acknowledgement messages sent", registry=r)
         self.lag = Histogram("hadir_ingest_lag_seconds", "hub receive time minus device capture time",
                              buckets=(0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 86400), registry=r)
+        self.resend_requests = Counter("hadir_ingest_resend_requests", "devices asked to resend events the "
+                                       "store lost (e.g. restored from an older backup)", registry=r)
         self.online = Gauge("hadir_devices_online", "devices whose last state is online", registry=r)
         # Per device (a city has a few hundred): what the fleet alerts need.
         self.device_seen = Gauge("hadir_device_last_telemetry_timestamp_seconds",

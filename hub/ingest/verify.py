@@ -1,40 +1,43 @@
-"""Checks on a contract-valid event before it is stored: who signed it, its clock, its place in the chain."""
+"""Checks on a contract-valid, signature-verified event before it is stored: its clock, its age, its place
+in the chain (the signature itself is checked in worker.py, a batch at a time)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource
-from hadir.signing import verify_event
-from hub.registry import DeviceRegistry
-
-
-class Rejected(Exception):
-    def __init__(self, reason: str, detail: str, final: bool = True):
-        # final: resending cannot fix it, so the device may drop the event (it stays quarantined here)
-        self.reason, self.detail, self.final = reason, detail, final
-        super().__init__(f"{reason}: {detail}")
+from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, previous_seq
+from hadir.wit import WIT
 
 
 @dataclass(frozen=True)
 class VerifyPolicy:
     clock_tolerance_s: float = 300.0  # capture vs receive time beyond this, for a live event: flag
     trust_replay_clock: bool = False  # accept 'replay' clock (recorded video, demo) as attendance time
+    # A backlog after an outage is normal; beyond this age, or after its month's payroll closed (day
+    # `month_close_day` of the next month, WIT), an event is 'past_dated': kept, shown, not counted
+    # unless an officer approves it (a correction).
+    backlog_tolerance_s: float = 35 * 86400
+    month_close_day: int = 5
+    # Whether the payroll office has closed a month ("YYYY-MM", hub/corrections.py): an event of a closed
+    # month is past-dated whatever its age.
+    month_closed: Callable[[str], bool] | None = None
 
 
-def check_signature(event: AttendanceEvent, registry: DeviceRegistry) -> None:
-    key = registry.public_key(event.device_id)
-    if key is None:
-        # Not final: the device may simply not be registered yet; it keeps the event and resends.
-        raise Rejected("unknown_device", f"device {event.device_id!r} is not registered or is revoked",
-                       final=False)
-    if not verify_event(event, key):
-        raise Rejected("bad_signature", f"signature of {event.key} does not verify with the registered key")
+def past_dated(captured_at: datetime, received_at: datetime, policy: VerifyPolicy) -> bool:
+    if (received_at - captured_at).total_seconds() > policy.backlog_tolerance_s:
+        return True
+    month = captured_at.astimezone(WIT).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if policy.month_closed is not None and policy.month_closed(month.strftime("%Y-%m")):
+        return True
+    received = received_at.astimezone(WIT)
+    closes = (month + timedelta(days=32)).replace(day=policy.month_close_day)
+    return received >= closes + timedelta(days=1)
 
 
 def previous_keys(events: list[AttendanceEvent]) -> list[str]:
-    return [f"{e.device_id}:{e.seq - 1}" for e in events if e.seq > 1]
+    return [f"{e.device_id}:{p}" for e in events if (p := previous_seq(e.seq)) is not None]
 
 
 def flags_for(event: AttendanceEvent, received_at: datetime, known_hashes: dict[str, str],
@@ -56,6 +59,8 @@ def flags_for(event: AttendanceEvent, received_at: datetime, known_hashes: dict[
         ahead = (event.captured_at - received_at).total_seconds()
         if ahead > policy.clock_tolerance_s:
             flags.append("clock_ahead")
+        elif past_dated(event.captured_at, received_at, policy):
+            flags.append("past_dated")
     if event.gps is not None:
         if event.gps.gps_time is not None and event.clock_source is not ClockSource.REPLAY:
             skew = abs((event.captured_at - event.gps.gps_time).total_seconds())
@@ -63,11 +68,12 @@ def flags_for(event: AttendanceEvent, received_at: datetime, known_hashes: dict[
                 flags.append("clock_disagrees_gps")
         if event.gps.mode >= 2 and event.gps.sats_used == 0 and not event.gps.fixed_site:
             flags.append("gps_no_satellites")
-    if event.seq == 1:
+    prev = previous_seq(event.seq)
+    if prev is None:  # the first event of an outbox epoch
         if event.prev_hash != GENESIS_HASH:
             flags.append("chain_break")
     else:
-        previous = known_hashes.get(f"{event.device_id}:{event.seq - 1}")
+        previous = known_hashes.get(f"{event.device_id}:{prev}")
         if previous is not None and previous != event.prev_hash:
             flags.append("chain_break")
     return flags

@@ -17,6 +17,7 @@ DISQUALIFYING_FLAGS = {
     "clock_unset": "jam perangkat belum disetel",
     "clock_replay": "waktu dari rekaman video, bukan jam perangkat",
     "clock_ahead": "jam perangkat di depan waktu server",
+    "past_dated": "terkirim setelah bulannya ditutup atau terlalu lama; berlaku hanya dengan koreksi yang disetujui",
     "clock_disagrees_gps": "jam perangkat tidak sesuai waktu GPS",
     "chain_break": "rantai event perangkat terputus",
     "gps_no_satellites": "GPS mengaku fix tanpa satelit",

@@ -15,6 +15,12 @@ class PutResult(str, Enum):
     STORED = "stored"
     DUPLICATE = "duplicate"  # same key, same content: already stored, acknowledge again
     FORK = "fork"  # same key, different content: never stored, flagged
+    UNSTORABLE = "unstorable"  # this store cannot hold the event (e.g. a time outside its range)
+
+
+class StoreUnavailable(RuntimeError):
+    """The store is down or busy: nothing in the batch is decided, the devices resend it later.
+    Any other exception from `put` means something in the batch is bad data (see Ingest)."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +38,10 @@ class StoredEvent:
         return self.event.event_hash()  # cheap: the event caches its canonical body
 
     def to_json(self) -> str:
-        return json.dumps({"event": self.event.model_dump(mode="json"), "received_at": self.received_at.isoformat(),
-                           "flags": list(self.flags)})
+        # The event's canonical bytes are already at hand (computed for the signature): no re-serialising.
+        received = json.dumps(self.received_at.isoformat())
+        return f'{{"event": {self.event.to_bytes().decode()}, "received_at": {received}, ' \
+               f'"flags": {json.dumps(list(self.flags))}}}'
 
     @classmethod
     def from_json(cls, text: str) -> StoredEvent:

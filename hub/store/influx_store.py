@@ -4,20 +4,29 @@ The v1 API is served by InfluxDB 1.x, by 2.x (v1 compatibility endpoints) and by
 client covers all three. Tags are low-cardinality only (device, kind); everything else is a field.
 A point's timestamp is derived from the event itself (capture time in ms plus the sequence number in
 the sub-millisecond digits), so writing the same event twice overwrites it instead of duplicating it.
+
+Which keys are stored, and with which content hash, is kept in a second measurement, `event_key`, whose
+point time is derived from the key alone: a second version of an event with another capture time is
+found by key (a fork), never stored beside the first. Lookups there are exact-time, never scans.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import threading
 from datetime import datetime, timezone
 
 import httpx
 
 from hadir.contract import DEVICE_ID_PATTERN
-from hub.store.base import Expired, PutResult, StoredEvent
+from hub.store.base import Expired, PutResult, StoredEvent, StoreUnavailable
 
 MEASUREMENT = "attendance_event"
+KEY_INDEX = "event_key"
+# InfluxDB's time range is int64 nanoseconds minus two values at each end (1677-09-21 .. 2262-04-11).
+_MIN_NS, _MAX_NS = -(2**63) + 2, 2**63 - 2
 _KEY_RE = re.compile(DEVICE_ID_PATTERN[:-1] + r":\d+$")
 
 
@@ -28,6 +37,11 @@ class InfluxError(RuntimeError):
 def point_time_ns(item: StoredEvent) -> int:
     ms = int(item.event.captured_at.timestamp() * 1000)
     return ms * 1_000_000 + item.event.seq % 1_000_000
+
+
+def key_time_ns(key: str) -> int:
+    """The index point's time: a hash of the key, spread over 0 .. 2**62 ns (1970 .. 2116)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % 2**62
 
 
 def _str_field(value: str) -> str:
@@ -50,6 +64,12 @@ def line(item: StoredEvent) -> str:
     return f"{MEASUREMENT},device_id={ev.device_id},kind={ev.kind.value} {body} {point_time_ns(item)}"
 
 
+def index_line(item: StoredEvent) -> str:
+    ev = item.event
+    return (f"{KEY_INDEX},device_id={ev.device_id} key={_str_field(ev.key)},hash={_str_field(item.hash)} "
+            f"{key_time_ns(ev.key)}")
+
+
 def _rfc3339(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -60,6 +80,7 @@ class InfluxEventStore:
         self.url, self.database = url.rstrip("/"), database
         self.auth = (username, password)
         self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._put_lock = threading.Lock()
         self._bootstrap(username, password)
 
     def _bootstrap(self, username: str, password: str) -> None:
@@ -74,8 +95,17 @@ class InfluxEventStore:
             raise InfluxError(f"creating the admin user failed: {first.status_code} {first.text}")
         self.query(f'CREATE DATABASE "{self.database}"')
 
+    def _post(self, path: str, **kwargs) -> httpx.Response:  # noqa: ANN003
+        try:
+            resp = self.http.post(path, auth=self.auth, **kwargs)
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(f"InfluxDB at {self.url}: {exc}") from None
+        if resp.status_code >= 500 or resp.status_code in (401, 403, 429):
+            raise StoreUnavailable(f"InfluxDB at {self.url} answered {resp.status_code}: {resp.text[:200]}")
+        return resp
+
     def query(self, q: str) -> list[dict]:
-        resp = self.http.post("/query", params={"q": q, "db": self.database, "epoch": "ns"}, auth=self.auth)
+        resp = self._post("/query", params={"q": q, "db": self.database, "epoch": "ns"})
         if resp.status_code != 200:
             raise InfluxError(f"InfluxQL failed ({resp.status_code}): {resp.text[:300]}")
         results = resp.json().get("results", [])
@@ -85,33 +115,21 @@ class InfluxEventStore:
         return results
 
     def write_lines(self, lines: list[str]) -> None:
-        resp = self.http.post("/write", params={"db": self.database, "precision": "ns"},
-                              content="\n".join(lines).encode(), auth=self.auth)
+        resp = self._post("/write", params={"db": self.database, "precision": "ns"},
+                          content="\n".join(lines).encode())
         if resp.status_code != 204:
             raise InfluxError(f"write failed ({resp.status_code}): {resp.text[:300]}")
 
-    def _existing_hashes(self, items: list[StoredEvent]) -> dict[str, str]:
-        """Look each item up by its exact point (device tag + derived timestamp): cheap, no scans."""
-        if not items:
-            return {}
-        statements = [f"SELECT \"key\", \"hash\" FROM {MEASUREMENT} WHERE device_id = '{i.event.device_id}' "
-                      f"AND time = {point_time_ns(i)}" for i in items]
-        return self._run_hash_queries(statements)
-
     def hashes(self, keys: list[str]) -> dict[str, str]:
-        """By key only (capture time unknown): one field-filtered query per device, batched."""
-        by_device: dict[str, list[str]] = {}
-        for key in keys:
-            if not _KEY_RE.match(key):
-                continue
-            by_device.setdefault(key.rpartition(":")[0], []).append(key)
+        """Stored keys -> content hashes, by exact index point (one statement per key, batched)."""
         statements = []
-        for device, dkeys in by_device.items():
-            for start in range(0, len(dkeys), 100):
-                alternatives = " OR ".join(f"\"key\" = '{k}'" for k in dkeys[start:start + 100])
-                statements.append(f"SELECT \"key\", \"hash\" FROM {MEASUREMENT} WHERE device_id = '{device}' "
-                                  f"AND ({alternatives})")
-        return self._run_hash_queries(statements)
+        for key in keys:
+            if _KEY_RE.match(key):
+                statements.append(f"SELECT \"key\", \"hash\" FROM {KEY_INDEX} WHERE "
+                                  f"device_id = '{key.rpartition(':')[0]}' AND time = {key_time_ns(key)}")
+        found = self._run_hash_queries(statements)
+        wanted = set(keys)
+        return {k: h for k, h in found.items() if k in wanted}
 
     def _run_hash_queries(self, statements: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -125,18 +143,31 @@ class InfluxEventStore:
         return found
 
     def put(self, items: list[StoredEvent]) -> list[PutResult]:
-        existing = self._existing_hashes(items)
-        results, new_lines, batch_keys = [], [], {}
+        # Serialised in this process: two workers given copies of one event must not both see it as new.
+        # (Two hub processes can still race; a same-content event then overwrites its own point.)
+        with self._put_lock:
+            return self._put(items)
+
+    def _put(self, items: list[StoredEvent]) -> list[PutResult]:
+        existing = self.hashes([i.key for i in items])
+        results, new_items, batch_keys = [], [], {}
         for item in items:
             known = existing.get(item.key) or batch_keys.get(item.key)
             if known is not None:
                 results.append(PutResult.DUPLICATE if known == item.hash else PutResult.FORK)
                 continue
+            if not _MIN_NS <= point_time_ns(item) <= _MAX_NS:
+                results.append(PutResult.UNSTORABLE)  # InfluxDB cannot hold this capture time
+                continue
             batch_keys[item.key] = item.hash
-            new_lines.append(line(item))
+            new_items.append(item)
             results.append(PutResult.STORED)
-        for start in range(0, len(new_lines), 5000):
-            self.write_lines(new_lines[start:start + 5000])
+        # Events first, their index after: an indexed key is always a stored event (never the reverse
+        # order, or a failed write could make the device delete an event that is not stored).
+        for start in range(0, len(new_items), 5000):
+            self.write_lines([line(i) for i in new_items[start:start + 5000]])
+        for start in range(0, len(new_items), 5000):
+            self.write_lines([index_line(i) for i in new_items[start:start + 5000]])
         return results
 
     def _select(self, where: str) -> list[StoredEvent]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 from hadir.sqlite import connect
-from hub.store.base import Expired, PutResult, StoredEvent
+from hub.store.base import Expired, PutResult, StoredEvent, StoreUnavailable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -33,11 +34,19 @@ class SqliteEventStore:
         self._db.executescript(_SCHEMA)
 
     def put(self, items: list[StoredEvent]) -> list[PutResult]:
+        try:
+            return self._put(items)
+        except sqlite3.OperationalError as exc:  # locked, disk full, I/O: nothing decided, resent later
+            raise StoreUnavailable(f"event store {self.path}: {exc}") from exc
+
+    def _put(self, items: list[StoredEvent]) -> list[PutResult]:
         results = []
-        existing = self.hashes([i.key for i in items])
         with self._lock:
+            # The check is inside the write transaction: another worker or hub process storing the same key
+            # at the same moment waits for this one, then sees it (a duplicate, or a fork).
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                existing = self._hashes_locked([i.key for i in items])
                 for item in items:
                     ev = item.event
                     known = existing.get(ev.key)
@@ -66,12 +75,15 @@ class SqliteEventStore:
         return found[0] if found else None
 
     def hashes(self, keys: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
         with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                out.update(self._db.execute(f"SELECT key, hash FROM events WHERE key IN ({marks})", chunk).fetchall())
+            return self._hashes_locked(keys)
+
+    def _hashes_locked(self, keys: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(self._db.execute(f"SELECT key, hash FROM events WHERE key IN ({marks})", chunk).fetchall())
         return out
 
     def between(self, start: datetime, end: datetime) -> list[StoredEvent]:

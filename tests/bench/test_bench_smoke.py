@@ -60,3 +60,10 @@ def test_api_bench_serves_the_app_in_another_process_and_prints_its_figures(tmp_
             figures = summary[f"{name}_3_{mode}"]
             assert figures["requests"] > 0 and figures["p99_ms"] >= figures["p50_ms"] > 0
     assert summary["board_3_closed"]["bytes"] > 1000 and summary["month_3_closed"]["bytes"] > 1000
+
+
+def test_verify_bench_compares_both_libraries():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "verify.py"), "--events", "200"],
+                         capture_output=True, text=True, timeout=300, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["events"] == 200 and result["us_per_verify_cryptography"] > 0 and result["us_per_verify_pynacl"] > 0

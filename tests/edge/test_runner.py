@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
@@ -21,11 +22,13 @@ def test_device_runs_from_its_config_and_the_hub_stores_its_decisions(tmp_path, 
         key = new_key()
         save_private_key(key, tmp_path / "dev" / "device.key")
         hub.registry.register("pi-run-01", public_key_b64(key))
+        shutil.copy(hub.settings.data_dir / "hub.pub", tmp_path / "dev" / "hub.pub")
         demo_gallery.save(tmp_path / "dev" / "gallery.npz")
         video = render(Scene(visits=[Visit(sorted((faces / "person08").glob("*.jpg"))[2:])]), tmp_path / "v.avi",
                        pipeline.detectors[0])
         settings = EdgeSettings(device_id="pi-run-01", source=str(video), data_dir=tmp_path / "dev",
-                                clock_source=ClockSource.NTP, mqtt=hub.mqtt, gps=Gps(mode="fixed", lat=-3.7, lon=128.2),
+                                clock_source=ClockSource.NTP,
+                                mqtt=hub.device_mqtt("pi-run-01"), gps=Gps(mode="fixed", lat=-3.7, lon=128.2),
                                 recognition=Recognition(threads=1), telemetry_every_s=0.0)
         assert run_device(settings) == 1
         stored = hub.store.device_events("pi-run-01")

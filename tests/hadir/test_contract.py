@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from hadir.contract import (
     MAX_PAYLOAD_BYTES,
+    Ack,
     Channel,
     ContractError,
     DeviceState,
+    canonical,
     parse,
     parse_event,
     parse_topic,
@@ -127,7 +129,15 @@ def test_mutated_events_never_crash_the_parser(field, value):
     try:
         parsed = parse_event(TOPIC, json.dumps(data).encode())
     except ContractError as exc:
-        assert exc.reason in {"invalid", "schema_version", "device_mismatch"}
+        assert exc.reason in {"invalid", "schema_version", "device_mismatch", "not_canonical"}
     else:
         # Whatever still parses verifies only if the mutation changed neither the body nor the signature.
         assert verify_event(parsed, KEY.public_key()) == (parsed.body() == GOOD.body() and parsed.sig == GOOD.sig)
+
+
+def test_canonical_event_bytes_are_the_body_plus_the_signature():
+    ev = event(DEV, 7, key=KEY)
+    assert ev.to_bytes() == canonical(ev.model_dump(mode="json"))
+    assert json.loads(ev.to_bytes())["sig"] == ev.sig
+    ack = Ack(device_id=DEV, keys=[ev.key], digests=[ev.event_hash()[:16]], stored_at=ev.captured_at, sig="c2ln")
+    assert ack.to_bytes() == canonical(ack.model_dump(mode="json"))

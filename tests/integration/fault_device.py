@@ -1,6 +1,6 @@
 """A device process for the fault suite: records events into its outbox and publishes them.
 
-    python fault_device.py OUTBOX KEY DEVICE_ID PORT TOTAL [INTERVAL_S]
+    python fault_device.py OUTBOX KEY DEVICE_ID PORT TOTAL HUB_PUB [INTERVAL_S]
 
 Appends signed, chained events until the outbox's sequence reaches TOTAL (so a restart after SIGKILL
 continues where it stopped), then waits until the hub has acknowledged everything and exits 0.
@@ -18,17 +18,20 @@ from helpers import event  # noqa: E402
 
 from edge.outbox.store import Outbox  # noqa: E402
 from edge.publish.link import DeviceLink  # noqa: E402
+from hadir.contract import seq_number  # noqa: E402
 from hadir.mqtt import MqttSettings  # noqa: E402
-from hadir.signing import load_private_key, sign_event  # noqa: E402
+from hadir.signing import load_private_key, load_public_key, sign_event  # noqa: E402
 
 
 def main() -> int:
     outbox_path, key_path, device_id, port, total = sys.argv[1:6]
-    interval = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
+    hub_key = load_public_key(Path(sys.argv[6]))
+    interval = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
     key = load_private_key(Path(key_path))
     outbox = Outbox(Path(outbox_path), min_free_mb=1, alarm_free_mb=2)
-    link = DeviceLink(MqttSettings(port=int(port), protocol=5), device_id, outbox, resend_after_s=2.0).start()
-    while outbox.last_seq() < int(total):
+    link = DeviceLink(MqttSettings(port=int(port), protocol=5), device_id, outbox, hub_key=hub_key,
+                      resend_after_s=2.0).start()
+    while seq_number(outbox.last_seq()) < int(total):
         outbox.append(lambda seq, prev: sign_event(event(device_id, seq, prev, None), key))
         link.notify()
         if interval:

@@ -22,6 +22,7 @@ from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
 from hadir.contract import ClockSource
 from hadir.mqtt import MqttSettings
+from hadir.sealed import box_public_b64, new_box_key
 from hadir.signing import new_key, public_key_b64
 from hub.api.app import app_for_hub
 from hub.config import HubSettings
@@ -43,14 +44,15 @@ def test_enrol_push_recognise_board_and_erase(tmp_path, mosquitto, pipeline, fac
         m.add("setup", Employee(nip=BUDI, name="Budi", opd_code="DINKES", tpp_base=5_000_000))
         m.add("setup", User(username="admin", password_hash=hash_password("rahasia-123"), role="admin"))
         key = new_key()
-        hub.registry.register("pi-dinkes-01", public_key_b64(key), opd="DINKES")
+        box = new_box_key()
+        hub.registry.register("pi-dinkes-01", public_key_b64(key), box_key_b64=box_public_b64(box), opd="DINKES")
 
         # The device starts with an empty gallery and applies what the hub pushes.
         empty = Gallery(pipeline.model_id, 0, [], np.zeros((0, pipeline.embedder.dim), np.float32))
         decider = VisitDecider(empty, DecisionPolicy(liveness_frames=6), pipeline.model_id)
         outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
-        link = DeviceLink(hub.mqtt.model_copy(update={"protocol": 5}), "pi-dinkes-01", outbox,
-                          on_gallery=lambda u: apply_update(u, decider, tmp_path / "gallery.npz")).start()
+        link = DeviceLink(hub.device_mqtt("pi-dinkes-01"), "pi-dinkes-01", outbox, hub_key=hub.hub_public_key,
+                          on_gallery=lambda u: apply_update(u, decider, tmp_path / "gallery.npz", box)).start()
 
         api = TestClient(app_for_hub(hub))
         token = api.post("/auth/token", json={"username": "admin", "password": "rahasia-123"}).json()

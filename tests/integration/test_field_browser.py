@@ -54,6 +54,7 @@ class City:
     mqtt_port: int
     api_port: int
     field_port: int
+    broker_secret: str = ""  # the device's password on the hub's embedded broker (from its bundle)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,9 @@ def city(tmp_path_factory, demo_gallery, pipeline, faces):
     key = new_key()
     save_private_key(key, dev_dir / "device.key")
     demo_gallery.save(dev_dir / "gallery.npz")
-    DeviceRegistry.in_dir(hub_dir).register(DEVICE, public_key_b64(key), opd=OPD)
+    registry = DeviceRegistry.in_dir(hub_dir)
+    registry.register(DEVICE, public_key_b64(key), opd=OPD)
+    secret = registry.issue_broker_secret(DEVICE)
     (dev_dir / "hub.pub").write_text(hub_public_key_path(hub_dir).read_text())  # from the device bundle
     front, turned = faces / NIP / "img35.jpg", faces / NIP / "img34.jpg"
     visit = Visit(photos=[front] * 4 + [turned] * 2 + [front] * 2, frames=48, start_x=0.5, end_x=0.5, y=0.5,
@@ -85,7 +88,7 @@ def city(tmp_path_factory, demo_gallery, pipeline, faces):
         nmea.close()
         pytest.fail(f"gpsd missing: {exc}")
     yield City(root, hub_dir, dev_dir, video, nmea, gpsd, services.free_port(), services.free_port(),
-               services.free_port())
+               services.free_port(), secret)
     gpsd.stop()
     nmea.close()
 
@@ -132,6 +135,8 @@ telemetry_every_s = 2.0
 [mqtt]
 port = {city.mqtt_port}
 protocol = 311
+username = "{DEVICE}"
+password = "{city.broker_secret}"
 reconnect_max_s = 2
 [gps]
 mode = "gpsd"

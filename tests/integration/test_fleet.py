@@ -17,6 +17,7 @@ from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
 from hadir.mqtt import MqttSettings
 from hadir.photo_folders import photos_by_person
+from hadir.sealed import box_public_b64, new_box_key
 from hadir.signing import new_key, public_key_b64
 from hub.config import HubSettings
 from hub.enrolment import enrol_many, photos_from_folder
@@ -34,7 +35,9 @@ def test_a_gallery_enrolled_before_the_device_first_connects_reaches_it_on_conne
     with Hub(settings) as hub:
         hub.master.add("t", Opd(code="DINKES", name="Dinas Kesehatan"))
         hub.master.add("t", Employee(nip=NIP, name="Budi", opd_code="DINKES", tpp_base=1))
-        hub.registry.register("pi-dinkes-01", public_key_b64(new_key()), opd="DINKES")
+        device_key, box = new_key(), new_box_key()
+        hub.registry.register("pi-dinkes-01", public_key_b64(device_key), box_key_b64=box_public_b64(box),
+                              opd="DINKES")
         folder = tmp_path / "foto" / NIP
         folder.mkdir(parents=True)
         for photo in photos_by_person(faces)["person08"][:2]:
@@ -49,7 +52,8 @@ def test_a_gallery_enrolled_before_the_device_first_connects_reaches_it_on_conne
         outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
         with caplog.at_level("INFO"):
             link = DeviceLink(hub.mqtt.model_copy(update={"protocol": 5}), "pi-dinkes-01", outbox,
-                              on_gallery=lambda u: apply_update(u, decider, tmp_path / "gallery.npz")).start()
+                              hub_key=hub.hub_public_key, signer=device_key,
+                              on_gallery=lambda u: apply_update(u, decider, tmp_path / "gallery.npz", box)).start()
             try:
                 assert wait_for(lambda: decider.gallery.version == version and len(decider.gallery) == 2, timeout=30)
                 assert wait_for(lambda: hub.registry.get("pi-dinkes-01").gallery_version == version, timeout=30)
@@ -78,7 +82,9 @@ def test_provision_needs_the_opd_or_an_explicit_all_opd(tmp_path):
     from hadir_ops.provision import CertificateAuthority
 
     CertificateAuthority.init(tmp_path / "ca")
-    base = [sys.executable, "-m", "hadir_ops.cli", "device", "provision", "pi-x-01", "--ca-dir", str(tmp_path / "ca")]
+    (tmp_path / "hub.pub").write_text(public_key_b64(new_key()) + "\n")  # the device must know the hub's key
+    base = [sys.executable, "-m", "hadir_ops.cli", "device", "provision", "pi-x-01", "--ca-dir", str(tmp_path / "ca"),
+            "--hub-key", str(tmp_path / "hub.pub")]
     refused = subprocess.run(base + ["--out", str(tmp_path / "b1")], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "--opd" in refused.stdout and not (tmp_path / "b1").exists()
     ok = subprocess.run(base + ["--out", str(tmp_path / "b2"), "--opd", "DINKES"], capture_output=True, text=True,

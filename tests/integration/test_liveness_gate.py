@@ -18,7 +18,7 @@ from edge.infer.liveness import PassivePolicy
 from edge.runner import run_device
 from hadir.contract import AttendanceEvent, ClockSource, Liveness, canonical
 from hadir.mqtt import MqttSettings
-from hadir.signing import new_key, public_key_b64, save_private_key
+from hadir.signing import new_key, public_key_b64, save_private_key, save_public_key
 from hub.api.app import app_for_hub
 from hub.config import HubSettings
 from hub.master import User, hash_password
@@ -90,12 +90,14 @@ def test_an_inconclusive_liveness_result_reaches_the_hub_as_such(tmp_path, demo_
         key = new_key()
         save_private_key(key, tmp_path / "dev" / "device.key")
         hub.registry.register("pi-live-01", public_key_b64(key))
+        save_public_key(hub.hub_key, tmp_path / "dev" / "hub.pub")  # from the device's provisioning bundle
         demo_gallery.save(tmp_path / "dev" / "gallery.npz")
         video = render(Scene(visits=[Visit(sorted((faces / "person08").glob("*.jpg"))[2:])]), tmp_path / "v.avi",
                        pipeline.detectors[0])
         # A walk-past shorter than the device wants to judge: the verdict is inconclusive, not a failure.
         settings = EdgeSettings(device_id="pi-live-01", source=str(video), data_dir=tmp_path / "dev",
-                                clock_source=ClockSource.NTP, mqtt=hub.mqtt, gps=Gps(mode="fixed", lat=-3.7, lon=128.2),
+                                clock_source=ClockSource.NTP, mqtt=hub.device_mqtt("pi-live-01"),
+                                gps=Gps(mode="fixed", lat=-3.7, lon=128.2),
                                 recognition=Recognition(threads=1, liveness_min_seconds=10.0), telemetry_every_s=0.0)
         assert run_device(settings) == 1
         stored = hub.store.device_events("pi-live-01")

@@ -3,6 +3,7 @@ once the hub (and its broker) comes up."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -10,11 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+from hadir.contract import seq_number
 from hadir.mqtt import MqttSettings
 from hadir.signing import new_key, public_key_b64, save_private_key
 from hub.config import HubSettings
 from hub.registry import DeviceRegistry
-from hub.service import Hub
+from hub.service import Hub, hub_public_key_path
 from testkit.localservices import free_port
 from testkit.walkpast import Scene, Visit, render
 
@@ -25,7 +27,7 @@ def outbox_seq(path: Path) -> int:
         return 0
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
         try:
-            return db.execute("SELECT last_seq FROM chain").fetchone()[0]
+            return seq_number(db.execute("SELECT last_seq FROM chain").fetchone()[0])  # without the epoch
         except sqlite3.OperationalError:
             return 0
 
@@ -48,7 +50,11 @@ def test_walk_past_agent_starts_without_broker_records_and_delivers_later(tmp_pa
     key = new_key()
     save_private_key(key, dev / "device.key")
     demo_gallery.save(dev / "gallery.npz")
-    DeviceRegistry.in_dir(hub_dir).register(device_id, public_key_b64(key))
+    registry = DeviceRegistry.in_dir(hub_dir)
+    registry.register(device_id, public_key_b64(key))
+    secret = registry.issue_broker_secret(device_id)  # the embedded broker admits registered devices only
+    # The bundle carries the hub's public key (the hub makes its key pair on first start; made now here).
+    shutil.copy(hub_public_key_path(hub_dir), dev / "hub.pub")
     video = render(Scene(visits=[Visit(sorted((faces / "person08").glob("*.jpg"))[2:])]), tmp_path / "v.avi",
                    pipeline.detectors[0])
     config = tmp_path / "edge.toml"
@@ -59,6 +65,8 @@ telemetry_every_s = 1.0
 [mqtt]
 port = {port}
 protocol = 311
+username = "{device_id}"
+password = "{secret}"
 reconnect_max_s = 2
 [recognition]
 threads = 1

@@ -16,7 +16,7 @@ from helpers import event
 from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
 from hadir.mqtt import MqttSettings
-from hadir.signing import load_private_key, sign_event
+from hadir.signing import load_private_key, public_key_b64, sign_event
 from hadir_ops.broker_setup import ACL, render_config
 from hadir_ops.provision import CertificateAuthority, provision_device
 from hub.config import HubSettings
@@ -48,11 +48,11 @@ def test_mosquitto_starts_from_the_documented_layout_and_carries_hub_and_device(
     if not exe:
         pytest.skip("SERVICE MISSING, test not run: mosquitto is not installed")
     CertificateAuthority.init(world / "ca")
-    port = services.free_port()
+    port, hub_port = services.free_port(), services.free_port()
     etc, hub_dir = world / "etc-mosquitto", world / "etc-hadir"
     out = subprocess.run([sys.executable, "-m", "hadir_ops.cli", "broker", "setup", "--host", "127.0.0.1",
                           "--ca-dir", str(world / "ca"), "--mosquitto-dir", str(etc), "--hub-dir", str(hub_dir),
-                          "--port", str(port)], capture_output=True, text=True, timeout=60)
+                          "--port", str(port), "--hub-port", str(hub_port)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     key_mode = (etc / "certs" / "broker.key").stat().st_mode & 0o777
     assert key_mode == 0o640 and {p.name for p in hub_dir.iterdir()} == {"ca.crt", "hadir-hub.crt", "hadir-hub.key"}
@@ -68,20 +68,21 @@ def test_mosquitto_starts_from_the_documented_layout_and_carries_hub_and_device(
     proc = subprocess.Popen([exe, "-c", str(main)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         services.wait_port(port, proc=proc)
-        hub_mqtt = MqttSettings(host="127.0.0.1", port=port, protocol=5, ca_file=hub_dir / "ca.crt",
+        services.wait_port(hub_port, proc=proc)
+        hub_mqtt = MqttSettings(host="127.0.0.1", port=hub_port, protocol=5, ca_file=hub_dir / "ca.crt",
                                 cert_file=hub_dir / "hadir-hub.crt", key_file=hub_dir / "hadir-hub.key")
         hub = Hub(HubSettings(data_dir=world / "hub", embedded_broker=False, mqtt=hub_mqtt)).start()
         try:
             bundle = provision_device(CertificateAuthority.open(world / "ca"), "pi-dinkes-01", world / "bundle",
-                                      broker_port=port)
-            hub.registry.register(bundle.device_id, bundle.public_key)
+                                      broker_port=port, hub_public_key=public_key_b64(hub.hub_key))
+            hub.registry.register(bundle.device_id, bundle.public_key, box_key_b64=bundle.box_public_key)
             key = load_private_key(bundle.folder / "signing.key")
             outbox = Outbox(world / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
             for _ in range(5):
                 outbox.append(lambda seq, prev: sign_event(event(bundle.device_id, seq, prev, None), key))
             device = MqttSettings(host="127.0.0.1", port=port, protocol=5, ca_file=bundle.folder / "ca.crt",
                                   cert_file=bundle.folder / "device.crt", key_file=bundle.folder / "device.key")
-            link = DeviceLink(device, bundle.device_id, outbox).start()
+            link = DeviceLink(device, bundle.device_id, outbox, hub_key=hub.hub_public_key, signer=key).start()
             assert link.wait_drained(30)
             link.stop()
             assert len(hub.store.device_events(bundle.device_id)) == 5

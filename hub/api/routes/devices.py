@@ -24,7 +24,8 @@ def devices(request: Request, opd: str | None = None, p: Principal = Depends(cur
             continue
         out.append({"device_id": d.device_id, "opd": d.opd, "site": d.site, "revoked": d.revoked,
                     "state": d.state or "unknown", "online": d.state == "online", "last_seen": d.last_seen,
-                    "outbox_depth": d.outbox_depth, "gallery_version": d.gallery_version, "gps": d.gps_state})
+                    "outbox_depth": d.outbox_depth, "gallery_version": d.gallery_version, "gps": d.gps_state,
+                    "held": d.held, "alarm": d.alarm})
     return out
 
 
