@@ -185,7 +185,8 @@ def device_provision(
         console.print(f"Registered {device_id} at the hub ({hub_data}).")
     else:
         opd_arg = f" --opd {opd}" if opd else ""
-        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key}{opd_arg}")
+        console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key}{opd_arg} "
+                      "--config /etc/hadir/hub.toml")
 
 
 @device_app.command("revoke")
