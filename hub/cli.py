@@ -28,6 +28,8 @@ def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HU
 
     # One line per fact an operator needs: connections, batches, refusals with reasons, galleries, devices.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every InfluxDB request at info (two per board refresh, with the query): noise, not facts.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = load_settings(HubSettings, config)
     except (FileNotFoundError, ValueError) as exc:

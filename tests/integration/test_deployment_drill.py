@@ -180,6 +180,7 @@ def test_documented_deployment_then_backup_and_restore_into_fresh_stores(world, 
         hub_log = world / "hub.log"
         procs.append(_start([hub, "run", "--config", config], hub_log))  # the hadir-hub.service ExecStart
         api = Api(api_port, procs[-1], hub_log)
+        assert "influx-Rahasia-2026" not in hub_log.read_text()  # the InfluxDB password stays out of the log
         employees = {e["nip"]: e for e in api.get("/employees").json()["items"]}
         assert {nip: (e["name"], e["opd_code"], e["tpp_base"]) for nip, e in employees.items()} == {
             nip: (name, OPD_CODE, 4_000_000 + n * 250_000) for n, (_, nip, name) in enumerate(STAFF)}
@@ -244,6 +245,8 @@ def test_documented_deployment_then_backup_and_restore_into_fresh_stores(world, 
         back = _ok(_run([hub, "restore", backup, "--ca-dir", world / "ca-restored", "--config", restored]))
         assert f"{DEVICE}: intact" in back and f"Restored {chain['events']} events into influx" in back, back
         assert (world / "ca-restored" / "ca.crt").read_bytes() == (ca / "ca.crt").read_bytes()
+        # The restored hub keeps the key whose hub.pub the device bundles carry (field devices verify with it).
+        assert (fresh_var / "hadir-hub" / "hub.pub").read_text() == (bundle / "hub.pub").read_text()
         verified = _ok(_run([hub, "verify-chain", DEVICE, "--config", restored]))
         assert f"{DEVICE}: intact" in verified, verified
 
