@@ -150,7 +150,7 @@ def test_documented_deployment_then_backup_and_restore_into_fresh_stores(world, 
     etc.mkdir()
     influx = services.start_influxdb(world / "influxdb")
     procs: list[subprocess.Popen] = []
-    stores = [influx]
+    servers = [influx]
     try:
         # --- README "Deploying for real", on the hub server -------------------------------------------------
         mqtt_port, api_port = services.free_port(), services.free_port()
@@ -167,7 +167,7 @@ def test_documented_deployment_then_backup_and_restore_into_fresh_stores(world, 
         _ok(_run([hadir, "broker", "setup", "--host", "127.0.0.1", "--ca-dir", ca, "--mosquitto-dir", mosquitto_dir,
                   "--hub-dir", etc, "--port", mqtt_port]))
         broker = services.start_debian_mosquitto(mosquitto_dir, mqtt_port, world)  # systemctl restart mosquitto
-        stores.append(broker)
+        servers.append(broker)
         _ok(_run([hub, "migrate", "--config", config]))
         _ok(_run([hub, "add-user", "admin", "--role", "admin", "--config", config], stdin=f"{PASSWORD}\n" * 2))
         _ok(_run([hub, "add-opd", OPD_CODE, OPD_NAME, "--config", config]))
@@ -234,7 +234,7 @@ def test_documented_deployment_then_backup_and_restore_into_fresh_stores(world, 
         assert _stop(procs[-2]) == 0, hub_log.read_text()[-3000:]
 
         fresh_influx = services.start_influxdb(world / "influxdb-fresh")
-        stores.append(fresh_influx)
+        servers.append(fresh_influx)
         fresh_var, fresh_port = world / "var-lib-fresh", services.free_port()
         restored = etc / "hub-restored.toml"
         restored.write_text(_configure(config.read_text(), {
@@ -260,5 +260,5 @@ def test_documented_deployment_then_backup_and_restore_into_fresh_stores(world, 
     finally:
         for proc in procs:
             _stop(proc)
-        for svc in stores:
+        for svc in servers:
             svc.stop()
