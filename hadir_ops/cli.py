@@ -209,7 +209,7 @@ def device_provision(
     else:
         opd_arg = f" --opd {opd}" if opd else ""
         console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key} "
-                      f"--box-key {bundle.box_public_key}{opd_arg}")
+                      f"--box-key {bundle.box_public_key}{opd_arg} --config /etc/hadir/hub.toml")
 
 
 @device_app.command("revoke")

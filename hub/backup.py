@@ -6,12 +6,17 @@ What goes in a backup folder:
   because the signed events are kept byte for byte (canonical JSON).
 - `sqlite/<file>`: an online copy (SQLite backup API, consistent while the hub runs) of every other
   SQLite file in the data folder: device registry, quarantine, GPS history, master data when on SQLite.
+- `keys/`: the hub's own identity beside its data: its signing key and public half (`hub_signing.key`,
+  `hub.pub`: every field device verifies its assignments with the hub.pub in its bundle) and Prometheus'
+  scrape credential (`metrics.token`). A restored hub that made new ones would be refused by every field
+  device and by Prometheus. Not the API's token secret: after a restore users simply log in again.
 - `ca/` (with `--ca-dir`): the city's CA (its private key: keep the backup as safe as the CA).
 - `mosquitto/` (with `--mosquitto-db`): the broker's persistence file (queued messages, sessions).
 - `manifest.json`: what is in it, with sha256 of each file, checked before any restore.
 
 Never in a backup: the template key (`template_key_path`, outside the data folder by default). Back it up
-apart, kept by someone else: a stolen backup then holds encrypted templates it cannot open.
+apart, kept by someone else: a stolen backup then holds encrypted templates it cannot open. The backup
+folder itself is readable by its owner only (personal data, the hub's key, optionally the CA's).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from hub.config import HubSettings
+from hub.service import HUB_KEY_FILE, HUB_PUBLIC_FILE
 from hub.store.base import EventStore, StoredEvent
 
 FORMAT = 1
@@ -33,6 +39,7 @@ EVENTS_FILE = "events.jsonl"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _END = datetime(2200, 1, 1, tzinfo=timezone.utc)
 _BATCH = 1000
+IDENTITY_FILES = (HUB_KEY_FILE, HUB_PUBLIC_FILE, "metrics.token")  # restored as they were: see the docstring
 
 
 class BackupError(RuntimeError):
@@ -68,6 +75,7 @@ def backup(settings: HubSettings, store: EventStore, out: Path, *, ca_dir: Path 
     if out.exists() and any(out.iterdir()):
         raise BackupError(f"{out} is not empty: give a new folder for each backup")
     out.mkdir(parents=True, exist_ok=True)
+    out.chmod(0o700)
     n = 0
     with (out / EVENTS_FILE).open("w") as fh:
         for item in store.between(_EPOCH, _END):
@@ -79,6 +87,10 @@ def backup(settings: HubSettings, store: EventStore, out: Path, *, ca_dir: Path 
     for path in sorted(settings.data_dir.glob("*.sqlite")):
         if path.name != skipped_events_file:
             _copy_sqlite(path, out / "sqlite" / path.name)
+    for name in IDENTITY_FILES:
+        if (settings.data_dir / name).is_file():
+            (out / "keys").mkdir(mode=0o700, exist_ok=True)
+            shutil.copy2(settings.data_dir / name, out / "keys" / name)  # keeps the key's 0600
     if ca_dir is not None:
         if not (Path(ca_dir) / "ca.crt").is_file():
             raise BackupError(f"{ca_dir} has no ca.crt: give the folder 'hadir ca init' made")
@@ -126,11 +138,14 @@ def restore(settings: HubSettings, store: EventStore, folder: Path, *, ca_dir: P
     if store.count():
         raise BackupError(f"the event store already holds {store.count()} events: restore into a fresh one")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    for src in sorted((folder / "sqlite").glob("*.sqlite")):
-        dst = settings.data_dir / src.name
-        if dst.exists():
-            raise BackupError(f"{dst} exists: restore into an empty data folder")
-        _copy_sqlite(src, dst)
+    sqlite_files, keys = sorted((folder / "sqlite").glob("*.sqlite")), sorted((folder / "keys").glob("*"))
+    for src in (*sqlite_files, *keys):
+        if (settings.data_dir / src.name).exists():
+            raise BackupError(f"{settings.data_dir / src.name} exists: restore into an empty data folder")
+    for src in keys:
+        shutil.copy2(src, settings.data_dir / src.name)
+    for src in sqlite_files:
+        _copy_sqlite(src, settings.data_dir / src.name)
     n, batch = 0, []
     with (folder / EVENTS_FILE).open() as fh:
         for line in fh:

@@ -28,6 +28,8 @@ def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HU
 
     # One line per fact an operator needs: connections, batches, refusals with reasons, galleries, devices.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every InfluxDB request at info (two per board refresh, with the query): noise, not facts.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = load_settings(HubSettings, config)
     except (FileNotFoundError, ValueError) as exc:
@@ -175,18 +177,46 @@ def delete_user(username: str, config: Path = CONFIG) -> None:
 
 
 @app.command()
+def add_opd(
+    code: str = typer.Argument(..., help="Short code used in device and user settings, e.g. DINKES."),
+    name: str = typer.Argument(..., help="Full name as SIASN's Unit Kerja spells it, e.g. 'Dinas Kesehatan'."),
+    config: Path = CONFIG,
+) -> None:
+    """Create an OPD, or rename it (audited): employees are imported into OPDs that exist."""
+    import re
+
+    from hub.master import Opd
+
+    # The same rule as the API's POST /opd: the code goes into device and user settings.
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,32}", code) or not name.strip() or len(name) > 200:
+        console.print("[red]Not created:[/red] the code is 1-32 letters, digits, '.', '_' or '-', and the name "
+                      "1-200 characters")
+        raise typer.Exit(2)
+    master = _master(config)
+    if master.update("cli", Opd, code, {"name": name}) is not None:
+        console.print(f"OPD {code} renamed to {name!r}.")
+        return
+    master.add("cli", Opd(code=code, name=name))
+    console.print(f"OPD {code} ({name}) created.")
+
+
+@app.command()
 def register_device(
     device_id: str, public_key: str = typer.Argument(..., help="Device's Ed25519 public key, base64."),
-    data_dir: Path = typer.Option(Path("/var/lib/hadir-hub"), help="The hub's data folder."),
+    data_dir: Path = typer.Option(None, help="The hub's data folder (default: data_dir of --config)."),
     box_key: str = typer.Option(None, help="Device's X25519 gallery key, base64 (from its bundle)."),
     opd: str = typer.Option(None), site: str = typer.Option(None),
+    config: Path = CONFIG,
 ) -> None:
     """Register (or re-register) a device's signing key so the hub accepts its events (the running hub
     picks it up at the device's next event, no restart)."""
+    from hadir.settings import load_settings
+    from hub.config import HubSettings
     from hub.registry import DeviceRegistry
 
     try:
-        DeviceRegistry.in_dir(data_dir).register(device_id, public_key, box_key_b64=box_key, opd=opd, site=site)
+        folder = data_dir or load_settings(HubSettings, config).data_dir
+        DeviceRegistry.in_dir(folder).register(device_id, public_key, box_key_b64=box_key, opd=opd, site=site)
     except ValueError as exc:
         console.print(f"[red]Not registered:[/red] {exc}")
         raise typer.Exit(2) from None

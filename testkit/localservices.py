@@ -136,6 +136,35 @@ def start_mosquitto(workdir: Path, port: int | None = None, extra_config: str = 
     return Service("mosquitto", proc, port, workdir, {"files": files, "config": conf})
 
 
+def start_debian_mosquitto(mosquitto_dir: Path, port: int, workdir: Path) -> Service:
+    """Mosquitto as the Debian package runs it: its main mosquitto.conf (persistence, pid and log files,
+    `include_dir conf.d`) around what `hadir broker setup` wrote into `mosquitto_dir`, listening on `port`.
+
+    Started as root it drops to user `mosquitto`, as on a server: `workdir` is made traversable and
+    writable for it (pytest's temporary folders are root-only) and must hold nothing secret.
+    """
+    exe = binary("mosquitto")
+    if not exe:
+        raise FileNotFoundError("mosquitto is not installed: apt-get install mosquitto mosquitto-clients")
+    lib = workdir / "var-lib-mosquitto"
+    lib.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(lib, user="mosquitto")
+    main = mosquitto_dir / "mosquitto.conf"
+    main.write_text(f"pid_file {workdir}/mosquitto.pid\npersistence true\npersistence_location {lib}/\n"
+                    f"log_dest file {workdir}/mosquitto.log\ninclude_dir {mosquitto_dir}/conf.d\n")
+    os.chmod(workdir, 0o777)  # the log and pid files are written by the broker's own user
+    proc, files = _spawn([exe, "-c", str(main)], workdir, "mosquitto-stderr")  # errors before its log opens
+    try:
+        wait_port(port, proc=proc)
+    except (RuntimeError, TimeoutError) as exc:
+        Service("mosquitto", proc, port, workdir, {"files": files}).stop()
+        said = "".join(p.read_text()[-2000:] for p in (workdir / "mosquitto-stderr.log", workdir / "mosquitto.log")
+                       if p.exists())
+        raise RuntimeError(f"{exc}; Mosquitto said: {said or '(nothing)'}") from None
+    return Service("mosquitto", proc, port, workdir, {"files": files, "config": main, "db": lib / "mosquitto.db"})
+
+
 # ---------------------------------------------------------------------------------------------- influxdb
 
 

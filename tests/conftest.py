@@ -90,6 +90,15 @@ def demo_gallery(pipeline):
     return gallery
 
 
+@pytest.fixture(scope="session")
+def hub_venv(tmp_path_factory) -> Path:
+    """A fresh venv with only the hub extra (+ pytest, hypothesis to run hub tests in it), shared by the
+    hub-only install test and the deployment drill: built once per run."""
+    from helpers import fresh_venv
+
+    return fresh_venv(tmp_path_factory.mktemp("hub-venv") / "venv", "hub", "pytest", "hypothesis")
+
+
 _FAULT_LINES: list[str] = []
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, EventKind, GpsFix, Liveness, seq_number
 from hadir.signing import sign_event
@@ -41,3 +44,16 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return predicate()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fresh_venv(folder: Path, extra: str, *also: str) -> Path:
+    """A new virtual environment in `folder` with this checkout's `extra` installed (editable) and `also`
+    (e.g. pytest); pip's cache keeps it quick after the first run, a cold cache needs minutes."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    out = subprocess.run([str(folder / "bin" / "python"), "-m", "pip", "install", "-q", "-e", f"{ROOT}[{extra}]",
+                          *also], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return folder

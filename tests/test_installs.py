@@ -7,33 +7,24 @@ it quick after the first run), so a dependency that only the other side installs
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import fresh_venv
 
 ROOT = Path(__file__).resolve().parent.parent
 # A fresh venv each: pip's cache makes it quick, but a cold cache needs more than the default 300 s.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
-
-
-def _venv(tmp_path: Path, extra: str) -> Path:
-    venv = tmp_path / f"venv-{extra}"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    # pytest (and hypothesis for the property tests) only to run the tests below; nothing else of [dev].
-    out = subprocess.run([str(py), "-m", "pip", "install", "-q", "-e", f"{ROOT}[{extra}]", "pytest", "hypothesis"],
-                         capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return venv
+# pytest (and hypothesis for the property tests) only to run the tests below; nothing else of [dev].
+TEST_TOOLS = ("pytest", "hypothesis")
 
 
 def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=600, **kw)
 
 
-def test_hub_only_install_runs_its_cli_migrations_and_tests(tmp_path):
-    venv = _venv(tmp_path, "hub")
+def test_hub_only_install_runs_its_cli_migrations_and_tests(tmp_path, hub_venv):
+    venv = hub_venv
     py = str(venv / "bin" / "python")
     assert _run([py, "-c", "import fastapi, cv2, amqtt"]).returncode == 0
     help_ = _run([str(venv / "bin" / "hadir-hub"), "run", "--help"])
@@ -48,7 +39,7 @@ def test_hub_only_install_runs_its_cli_migrations_and_tests(tmp_path):
 
 
 def test_edge_only_install_runs_its_cli_and_tests_without_the_hub_libraries(tmp_path):
-    venv = _venv(tmp_path, "edge")
+    venv = fresh_venv(tmp_path / "venv-edge", "edge", *TEST_TOOLS)
     py = str(venv / "bin" / "python")
     assert _run([py, "-c", "import fastapi"]).returncode != 0  # the device does not carry the hub's web stack
     help_ = _run([str(venv / "bin" / "hadir-edge"), "recognize", "--help"])

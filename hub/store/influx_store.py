@@ -90,7 +90,8 @@ class InfluxEventStore:
         except httpx.HTTPError as exc:
             raise InfluxError(f"InfluxDB at {self.url} is not reachable: {exc}") from None
         create = f"CREATE USER \"{username}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES"
-        first = self.http.post("/query", params={"q": create})
+        # In the form body, not the URL: URLs end up in access logs (InfluxDB's own, proxies, httpx's).
+        first = self.http.post("/query", data={"q": create})
         if first.status_code not in (200, 401, 403):
             raise InfluxError(f"creating the admin user failed: {first.status_code} {first.text}")
         self.query(f'CREATE DATABASE "{self.database}"')

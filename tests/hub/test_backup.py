@@ -17,7 +17,7 @@ from hub.backup import BackupError, backup, check, restore
 from hub.config import HubSettings, Influx
 from hub.master import Employee, MasterData, Opd
 from hub.registry import DeviceRegistry
-from hub.service import open_store
+from hub.service import hub_public_key_path, open_store, scrape_token
 from hub.store.base import StoredEvent
 
 RECEIVED = datetime(2026, 11, 24, tzinfo=timezone.utc)
@@ -51,6 +51,26 @@ def test_backup_then_restore_into_fresh_stores_keeps_every_event_and_the_chain(t
     assert verify_chain(fresh_store, DeviceRegistry.in_dir(fresh.data_dir), "pi-dinkes-01").intact
     assert MasterData(fresh.master_db).employee("1987001").name == "Budi"
     assert (tmp_path / "ca2" / "ca.crt").read_text() == "cert"
+
+
+def test_the_restored_hub_keeps_its_identity_so_field_devices_and_prometheus_still_trust_it(tmp_path):
+    settings, store = _hub_with_history(tmp_path / "hub", n=2)
+    hub_pub, token = hub_public_key_path(settings.data_dir).read_text(), scrape_token(settings.data_dir)
+    report = backup(settings, store, tmp_path / "backup")
+    assert {"keys/hub_signing.key", "keys/hub.pub", "keys/metrics.token"} <= set(report.files)
+    assert (tmp_path / "backup").stat().st_mode & 0o777 == 0o700  # personal data and the hub's key
+    fresh = HubSettings(data_dir=tmp_path / "restored")
+    restore(fresh, open_store(fresh), tmp_path / "backup")
+    # Neither is made anew: the same hub.pub the field devices' bundles carry, the same scrape credential.
+    assert hub_public_key_path(fresh.data_dir).read_text() == hub_pub and scrape_token(fresh.data_dir) == token
+    assert (fresh.data_dir / "hub_signing.key").read_bytes() == (settings.data_dir / "hub_signing.key").read_bytes()
+    assert (fresh.data_dir / "hub_signing.key").stat().st_mode & 0o777 == 0o600
+    # A data folder where a hub already made its own key is not fresh: refused before anything is written.
+    other = HubSettings(data_dir=tmp_path / "other")
+    hub_public_key_path(other.data_dir)
+    with pytest.raises(BackupError, match="hub.pub exists: restore into an empty data folder"):
+        restore(other, open_store(other), tmp_path / "backup")
+    assert not (other.data_dir / "master.sqlite").exists() and open_store(other).count() == 0
 
 
 def test_a_damaged_backup_and_a_restore_over_existing_data_are_refused(tmp_path):

@@ -37,3 +37,30 @@ def test_hub_run_serves_the_api_and_stops_cleanly(tmp_path):
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "Hub running" in out
+
+
+def test_add_opd_and_register_device_read_the_hub_config(tmp_path):
+    """The README's order: OPDs from the command line before the import; a device registered with --config."""
+    from typer.testing import CliRunner
+
+    from hadir.signing import new_key, public_key_b64
+    from hub.cli import app
+    from hub.master import MasterData, Opd
+    from hub.registry import DeviceRegistry
+
+    data = tmp_path / "data"
+    config = tmp_path / "hub.toml"
+    config.write_text(f'data_dir = "{data}"\n')
+    cli = CliRunner()
+    made = cli.invoke(app, ["add-opd", "DINKES", "Dinas Kesehatn", "--config", str(config)])
+    renamed = cli.invoke(app, ["add-opd", "DINKES", "Dinas Kesehatan", "--config", str(config)])
+    assert made.exit_code == 0 and renamed.exit_code == 0 and "renamed" in renamed.output, made.output + renamed.output
+    refused = cli.invoke(app, ["add-opd", "DINAS KESEHATAN", "Dinas Kesehatan", "--config", str(config)])
+    assert refused.exit_code == 2 and "Not created" in refused.output
+    master = MasterData(f"sqlite:///{data / 'master.sqlite'}")
+    assert [(o.code, o.name) for o in master.list(Opd)] == [("DINKES", "Dinas Kesehatan")]
+    key = public_key_b64(new_key())
+    out = cli.invoke(app, ["register-device", "pi-dinkes-01", key, "--opd", "DINKES", "--config", str(config)])
+    assert out.exit_code == 0, out.output
+    [device] = DeviceRegistry.in_dir(data).all()
+    assert (device.device_id, device.opd) == ("pi-dinkes-01", "DINKES")

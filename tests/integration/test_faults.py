@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import T0, event
+from helpers import T0, event, wait_for
 
 from edge.clock import ClockGuard
 from edge.gallery_sync import gallery_from_update
@@ -33,14 +33,6 @@ from testkit import localservices as services
 
 HERE = Path(__file__).resolve().parent
 
-
-def wait_until(predicate, timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
 
 
 @pytest.fixture
@@ -87,13 +79,13 @@ def test_sigkill_the_edge_agent_while_publishing(tmp_path, mosquitto, hub_on, fa
             str(tmp_path / f"{dev}.key"), dev, str(mosquitto.port), str(total),
             str(hub.settings.data_dir / "hub.pub"), "0.02"]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert wait_until(lambda: hub.store.count() >= 50, 30), "device never got going"
+    assert wait_for(lambda: hub.store.count() >= 50, 30), "device never got going"
     os.kill(first.pid, signal.SIGKILL)
     first.wait(10)
     at_kill = seq_number(Outbox(tmp_path / "outbox.sqlite").last_seq())
     second = subprocess.run(args, capture_output=True, text=True, timeout=180)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert wait_until(lambda: hub.store.count() >= total, 30)
+    assert wait_for(lambda: hub.store.count() >= total, 30)
     fault_report("SIGKILL edge agent", f"killed at seq {at_kill}, restarted, resumed from its outbox")
     assert_exactly_once(hub, dev, total, lambda s: fault_report("SIGKILL edge agent", s))
 
@@ -302,7 +294,7 @@ def test_outbox_truncated_is_moved_aside_and_recording_continues(tmp_path, mosqu
     _record(outbox, dev, key, 40, day=1)
     link = _link(hub, mosquitto.port, dev, outbox, key).start()
     assert link.wait_drained(30), f"{outbox.depth()} never acknowledged"
-    assert wait_until(lambda: hub.registry.all()[0].alarm, 10), "the device never reported the moved outbox"
+    assert wait_for(lambda: hub.registry.all()[0].alarm, 10), "the device never reported the moved outbox"
     alarm = hub.registry.all()[0].alarm
     link.stop()
     stored = hub.store.device_events(dev)
@@ -356,7 +348,7 @@ def test_forged_ack_deletes_nothing(tmp_path, mosquitto, hub_on, fault_report):
     outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
     _record(outbox, dev, key, 20)
     link = _link(hub, mosquitto.port, dev, outbox, key).start()
-    assert wait_until(lambda: link.connected.is_set(), 10)
+    assert wait_for(lambda: link.connected.is_set(), 10)
     pending = outbox.pending(100)
     digests = [hashlib.sha256(json.dumps({k: v for k, v in json.loads(p.payload).items() if k != "sig"},
                                          sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
@@ -367,7 +359,7 @@ def test_forged_ack_deletes_nothing(tmp_path, mosquitto, hub_on, fault_report):
     for ack in (forged, sign_message(forged, new_key()),  # unsigned, then signed by another key
                 forged.model_copy(update={"rejected": {p.key: "fork" for p in pending}, "keys": [], "digests": []})):
         attacker.publish(topic(dev, Channel.ACK), ack.to_bytes(), qos=1).wait_for_publish(5)
-    assert wait_until(lambda: link.ignored >= 3, 10)
+    assert wait_for(lambda: link.ignored >= 3, 10)
     depth_after_forgery = outbox.depth()
     hub.start_workers()
     assert link.wait_drained(30)
@@ -399,7 +391,7 @@ def test_revocation_and_new_key_take_effect_in_the_running_hub(tmp_path, mosquit
     revoked_at = time.monotonic()
     _record(outbox, dev, key, 10, day=1)
     link.notify()
-    assert wait_until(lambda: hub.metrics.rejected_counts().get("unknown_device", 0) >= 10, 20)
+    assert wait_for(lambda: hub.metrics.rejected_counts().get("unknown_device", 0) >= 10, 20)
     refused_after = time.monotonic() - revoked_at
     stored_while_revoked = hub.store.count() - 10
     assert outbox.depth() == 10  # not stored, so not deleted: kept for when the device is trusted again
@@ -455,7 +447,7 @@ def test_anonymous_and_foreign_clients_on_the_embedded_broker(tmp_path, fault_re
         connect(spy, hub.device_mqtt(a), clean=True)
         for f in ("#", "absensi/v1/+/up/#", f"absensi/v1/{b}/down/#", f"absensi/v1/{a}/down/#"):
             spy.subscribe(f, qos=1)
-        assert wait_until(lambda: len(granted) == 4, 5)
+        assert wait_for(lambda: len(granted) == 4, 5)
         forged_b = event(b, 1, key=key_a)
         spy.publish(topic(b, Channel.EVENT), forged_b.to_bytes(), qos=1).wait_for_publish(5)
         spy.publish(topic(a, Channel.ACK), b'{"schema_version":1}', qos=1).wait_for_publish(5)
@@ -467,8 +459,8 @@ def test_anonymous_and_foreign_clients_on_the_embedded_broker(tmp_path, fault_re
         update = sign_message(seal_gallery(b, 7, "dlib_resnet_v1", ["199001012020011001"],
                                            np.ones((1, 4), "<f4").tobytes(), 4, box_b.public_key()), hub.hub_key)
         hub.workers[0].client.publish(topic(b, Channel.GALLERY), update.to_bytes(), qos=1)
-        assert wait_until(lambda: galleries, 10)
-        assert wait_until(lambda: hub.metrics.rejected_counts().get("malformed_json"), 10)
+        assert wait_for(lambda: galleries, 10)
+        assert wait_for(lambda: hub.metrics.rejected_counts().get("malformed_json"), 10)
         time.sleep(0.5)
         spy.disconnect()
         spy.loop_stop()
@@ -498,7 +490,7 @@ def test_forged_copies_of_pending_events_do_not_make_the_device_drop_them(tmp_pa
     link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox, hub_key=hub.hub_public_key,
                       signer=key, resend_after_s=600).start()
     # Not registered yet: the hub keeps nothing, acknowledges nothing; the device waits to resend.
-    assert wait_until(lambda: hub.metrics.rejected_counts().get("unknown_device", 0) >= 10, 20)
+    assert wait_for(lambda: hub.metrics.rejected_counts().get("unknown_device", 0) >= 10, 20)
     hub.registry.register(dev, public_key_b64(key))
     attacker = make_client(MqttSettings(port=mosquitto.port, protocol=5), "attacker", clean=True)
     connect(attacker, MqttSettings(port=mosquitto.port, protocol=5), clean=True)
@@ -507,7 +499,7 @@ def test_forged_copies_of_pending_events_do_not_make_the_device_drop_them(tmp_pa
         genuine = json.loads(p.payload)
         forged = sign_event(event(dev, genuine["seq"], genuine["prev_hash"], None, employee="1999999"), thief)
         attacker.publish(topic(dev, Channel.EVENT), forged.to_bytes(), qos=1).wait_for_publish(5)
-    assert wait_until(lambda: hub.metrics.rejected_counts().get("bad_signature", 0) >= 10, 20)
+    assert wait_for(lambda: hub.metrics.rejected_counts().get("bad_signature", 0) >= 10, 20)
     time.sleep(1.0)  # the refusals reach the device
     kept = outbox.depth()
     outbox.reset_sent()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from helpers import T0, chain, event
+from helpers import T0, chain, event, wait_for
 
 from edge.outbox.store import Outbox
 from edge.publish.link import DeviceLink
@@ -43,15 +43,6 @@ from hub.store.base import PutResult, StoredEvent
 from hub.store.influx_store import InfluxEventStore
 from hub.store.sqlite_store import SqliteEventStore
 from testkit import localservices as services
-
-
-def wait_until(predicate, timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
 
 
 @pytest.fixture
@@ -99,8 +90,8 @@ def test_unstorable_and_malformed_events_are_quarantined_and_the_batch_is_stored
         raw.publish(name, payload, qos=1).wait_for_publish(5)
     raw.disconnect()
     raw.loop_stop()
-    assert wait_until(lambda: sum(hub.metrics.rejected_counts().values()) >= 5 and hub.store.count() >= 10, 30)
-    assert wait_until(lambda: any(a.rejected for a in acks), 10)
+    assert wait_for(lambda: sum(hub.metrics.rejected_counts().values()) >= 5 and hub.store.count() >= 10, 30)
+    assert wait_for(lambda: any(a.rejected for a in acks), 10)
     listener.disconnect()
     listener.loop_stop()
     reasons = sorted(r for _, r, _, _ in hub.quarantine.entries())
@@ -276,7 +267,7 @@ def test_junk_and_forgeries_on_the_downlink_never_stop_the_device(tmp_path, mosq
         for channel in (Channel.ACK, Channel.GALLERY):
             for payload in junk:
                 raw.publish(topic(dev, channel), payload, qos=1).wait_for_publish(5)
-        assert wait_until(lambda: link.ignored >= 2 * len(junk), 10), link.ignored
+        assert wait_for(lambda: link.ignored >= 2 * len(junk), 10), link.ignored
         for _ in range(5):
             outbox.append(lambda seq, prev: sign_event(event(dev, seq, prev, None), key))
         link.notify()
@@ -299,7 +290,7 @@ def test_retained_state_replay_is_not_a_sign_of_life_and_a_lost_broker_means_unk
         outbox = Outbox(tmp_path / "outbox.sqlite", min_free_mb=1, alarm_free_mb=2)
         link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox,
                           hub_key=hub.hub_public_key).start()
-        assert wait_until(lambda: hub.registry.all()[0].state == "online", 10)
+        assert wait_for(lambda: hub.registry.all()[0].state == "online", 10)
         link.client.loop_stop()  # the device goes silent without a word (its socket stays open)
         three_days_ago = (utcnow() - timedelta(days=3)).isoformat()
         hub.registry._db.execute("UPDATE devices SET last_seen = ?", (three_days_ago,))
@@ -309,7 +300,7 @@ def test_retained_state_replay_is_not_a_sign_of_life_and_a_lost_broker_means_unk
         replayed = hub.registry.all()[0]
         assert replayed.last_seen == three_days_ago, "a retained replay made a silent device look fresh"
         mosquitto.kill()  # the broker dies: nobody can be known to be online
-        assert wait_until(lambda: hub.registry.all()[0].state != "online" and hub.metrics.online._value.get() == 0, 10)
+        assert wait_for(lambda: hub.registry.all()[0].state != "online" and hub.metrics.online._value.get() == 0, 10)
         assert hub.registry.online_count() == 0
         link.client.disconnect()
 
@@ -378,7 +369,7 @@ def test_hub_restored_from_an_older_backup_gets_the_lost_events_again(tmp_path, 
         (settings.data_dir / f"events.sqlite{suffix}").unlink(missing_ok=True)
     hub = Hub(settings).start()
     try:
-        assert wait_until(lambda: hub.store.count() == 25, 30), hub.store.count()
+        assert wait_for(lambda: hub.store.count() == 25, 30), hub.store.count()
         assert hub.metrics.resend_requests._value.get() == 1
         assert link.wait_drained(10)
     finally:

@@ -44,8 +44,7 @@ def world():
 
 
 def test_mosquitto_starts_from_the_documented_layout_and_carries_hub_and_device(world):
-    exe = services.binary("mosquitto")
-    if not exe:
+    if not services.binary("mosquitto"):
         pytest.skip("SERVICE MISSING, test not run: mosquitto is not installed")
     CertificateAuthority.init(world / "ca")
     port, hub_port = services.free_port(), services.free_port()
@@ -56,19 +55,9 @@ def test_mosquitto_starts_from_the_documented_layout_and_carries_hub_and_device(
     assert out.returncode == 0, out.stdout + out.stderr
     key_mode = (etc / "certs" / "broker.key").stat().st_mode & 0o777
     assert key_mode == 0o640 and {p.name for p in hub_dir.iterdir()} == {"ca.crt", "hadir-hub.crt", "hadir-hub.key"}
-    # Debian's main file, as the package ships it, pointing at our folders.
-    lib = world / "var-lib-mosquitto"
-    lib.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(lib, user="mosquitto")
-    main = etc / "mosquitto.conf"
-    main.write_text(f"pid_file {world}/mosquitto.pid\npersistence true\npersistence_location {lib}/\n"
-                    f"log_dest file {world}/mosquitto.log\ninclude_dir {etc}/conf.d\n")
-    os.chmod(world, 0o777)  # the log and pid files are written by the broker's own user
-    proc = subprocess.Popen([exe, "-c", str(main)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    broker = services.start_debian_mosquitto(etc, port, world)
     try:
-        services.wait_port(port, proc=proc)
-        services.wait_port(hub_port, proc=proc)
+        services.wait_port(hub_port, proc=broker.proc)
         hub_mqtt = MqttSettings(host="127.0.0.1", port=hub_port, protocol=5, ca_file=hub_dir / "ca.crt",
                                 cert_file=hub_dir / "hadir-hub.crt", key_file=hub_dir / "hadir-hub.key")
         hub = Hub(HubSettings(data_dir=world / "hub", embedded_broker=False, mqtt=hub_mqtt)).start()
@@ -89,5 +78,4 @@ def test_mosquitto_starts_from_the_documented_layout_and_carries_hub_and_device(
         finally:
             hub.stop()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        broker.stop()
