@@ -14,7 +14,6 @@ import os
 import random
 import resource
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -429,12 +428,7 @@ enabled = false
         for link, outbox, _ in links:
             link.stop(clean=True)
             outbox.close()
-        hub.send_signal(signal.SIGTERM)
-        try:
-            hub.wait(30)
-        except subprocess.TimeoutExpired:
-            hub.kill()
-            hub.wait(5)
+        localservices.terminate(hub, 30)
         log_file.close()
     field_events = sum(1 for n in range(events) if fleet[n % len(fleet)][3])
     empty = empty_sqlite_bytes(work)

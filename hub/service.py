@@ -112,7 +112,7 @@ class Hub:
                              self.gps_history, on_state=self._device_state, signer=self.hub_key)
         self._master: MasterData | None = None
         self._device_secrets: dict[str, str] = {}
-        self._listeners: list[Callable[[StoredEvent], None]] = []
+        self._listeners: list[Callable[[StoredEvent], None]] = [self.on_stored] if self.on_stored else []
 
     def _month_closed(self, month: str) -> bool:
         """Whether the payroll office closed `month` (YYYY-MM); read from the master data at most every 60 s."""
@@ -137,8 +137,6 @@ class Hub:
         self.broadcaster.publish(item)  # live check-ins for dashboards
         for listener in self._listeners:
             listener(item)
-        if self.on_stored:
-            self.on_stored(item)
 
     @property
     def master(self) -> MasterData:

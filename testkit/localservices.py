@@ -81,15 +81,24 @@ class Service:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        terminate(self.proc, 5)
         for fh in self.extra.get("files", []):
             fh.close()
+
+
+def terminate(proc: subprocess.Popen, wait_s: float = 30.0) -> int | None:
+    """SIGTERM, as systemd stops a unit; SIGKILL if it has not exited after `wait_s`. Its exit status."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+    return proc.returncode
 
 
 def _spawn(args: list[str], workdir: Path, name: str) -> tuple[subprocess.Popen, list]:

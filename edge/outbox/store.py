@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Literal
 
 from hadir.contract import (
     EPOCH_SHIFT,
@@ -313,11 +314,15 @@ class Outbox:
 
     def release_acked(self) -> int:
         """The hub lost events it had acknowledged (restored from a backup): send the kept ones again."""
+        return self._requeue("acked")
+
+    def _requeue(self, table: Literal["acked", "held"]) -> int:
+        """Move every event of `table` back into the sending queue."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             n = self._db.execute("INSERT OR IGNORE INTO events (seq, key, payload, created_at, hash) "
-                                 "SELECT seq, key, payload, created_at, hash FROM acked").rowcount
-            self._db.execute("DELETE FROM acked")
+                                 f"SELECT seq, key, payload, created_at, hash FROM {table}").rowcount
+            self._db.execute(f"DELETE FROM {table}")
             self._db.execute("COMMIT")
             self._scan_from = -1
         return n
@@ -358,14 +363,7 @@ class Outbox:
 
     def release_held(self) -> int:
         """Put held events back in the sending queue."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            n = self._db.execute("INSERT OR IGNORE INTO events (seq, key, payload, created_at, hash) "
-                                 "SELECT seq, key, payload, created_at, hash FROM held").rowcount
-            self._db.execute("DELETE FROM held")
-            self._db.execute("COMMIT")
-            self._scan_from = -1
-        return n
+        return self._requeue("held")
 
     # -- state ----------------------------------------------------------------------------------------
     def depth(self) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -68,16 +67,9 @@ def _start(args: list, log: Path) -> subprocess.Popen:
                                 start_new_session=True, env=_env())
 
 
-def _stop(proc: subprocess.Popen) -> int:
+def _stop(proc: subprocess.Popen) -> int | None:
     """SIGTERM, as systemd stops a unit; KILL after 30 s. The exit status."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-    return proc.returncode
+    return services.terminate(proc, 30)
 
 
 def _configure(template: str, replacements: dict[str, str]) -> str:

@@ -244,6 +244,15 @@ def _record(outbox: Outbox, dev: str, key, n: int, day: int = 0) -> None:
                                                          at=T0 + timedelta(days=day, seconds=seq_number(seq))), key))
 
 
+def _deliver(hub: Hub, port: int, dev: str, outbox: Outbox, key) -> bool:
+    """Connect the device, wait until the hub has acknowledged everything, disconnect."""
+    link = _link(hub, port, dev, outbox, key).start()
+    try:
+        return link.wait_drained(30)
+    finally:
+        link.stop()
+
+
 def _captured(hub: Hub, dev: str) -> list:
     return sorted(s.event.captured_at for s in hub.store.device_events(dev))
 
@@ -255,17 +264,13 @@ def test_outbox_deleted_new_events_never_collide(tmp_path, mosquitto, hub_on, fa
     path = tmp_path / "outbox.sqlite"
     outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)
     _record(outbox, dev, key, 15)
-    link = _link(hub, mosquitto.port, dev, outbox, key).start()
-    assert link.wait_drained(30)
-    link.stop()
+    assert _deliver(hub, mosquitto.port, dev, outbox, key)
     outbox.close()
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)  # as after the file was deleted
     _record(outbox, dev, key, 15, day=1)
-    link = _link(hub, mosquitto.port, dev, outbox, key).start()
-    assert link.wait_drained(30), f"{outbox.depth()} never acknowledged"
-    link.stop()
+    assert _deliver(hub, mosquitto.port, dev, outbox, key), f"{outbox.depth()} never acknowledged"
     stored = hub.store.device_events(dev)
     epochs = {seq_epoch(s.event.seq) for s in stored}
     forks = hub.metrics.rejected_counts().get("fork", 0)
@@ -282,9 +287,7 @@ def test_outbox_truncated_is_moved_aside_and_recording_continues(tmp_path, mosqu
     path = tmp_path / "outbox.sqlite"
     outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)
     _record(outbox, dev, key, 40)
-    link = _link(hub, mosquitto.port, dev, outbox, key).start()
-    assert link.wait_drained(30)
-    link.stop()
+    assert _deliver(hub, mosquitto.port, dev, outbox, key)
     outbox.close()
     with open(path, "r+b") as fh:  # a power cut mid-write, a full SD card: half the file is gone
         fh.truncate(path.stat().st_size // 2)
