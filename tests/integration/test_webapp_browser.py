@@ -266,6 +266,7 @@ def test_a_correction_raised_from_the_review_list_counts_on_the_board_once_anoth
     form = wait_css(d, "#correctionForm")
     assert form.find_element("css selector", "select[name=nip]").get_attribute("value") == fajar_nip
     assert form.find_element("css selector", "input[name=time]").get_attribute("value") == "07:22"
+    year, month, day = map(int, form.find_element("css selector", "input[name=day]").get_attribute("value").split("-"))
     assert "disetujui oleh pengguna lain" in form.text  # this hub's four-eyes rule, said before submitting
     assert not form.find_elements("css selector", "input[name=approved_by]")
     form.find_element("css selector", "textarea[name=reason]").send_keys("liveness gagal karena silau; hadir, "
@@ -277,6 +278,10 @@ def test_a_correction_raised_from_the_review_list_counts_on_the_board_once_anoth
         "Koreksi untuk Fajar Tuhumury diajukan; menunggu persetujuan."
     row = wait_text(d, "table.list tbody tr", "Fajar Tuhumury")
     assert "menunggu persetujuan" in row.text
+    # The WIT day and time of the punch (07:22 WIT is the day before in UTC: the list must not show that day).
+    months = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+              "November", "Desember"]
+    assert f"{day} {months[month - 1]} {year} 07:22" in row.text, row.text
     # The requester cannot approve it: the API refuses and the page says why, in Bahasa Indonesia.
     row.find_element("css selector", "button").click()  # Setujui
     assert wait_css(d, "#formStatus .notice.error").text == \

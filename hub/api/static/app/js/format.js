@@ -22,6 +22,12 @@ export function witTime(iso, seconds = false) {
   return seconds ? `${p.hour}:${p.minute}:${p.second}` : `${p.hour}:${p.minute}`;
 }
 
+/** "Senin, 23 November 2026 07:30" in WIT for a stored instant (UTC; a time without a zone is UTC). */
+export function witDateTime(iso) {
+  const at = new Date(iso.endsWith("Z") || /[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
+  return `${dateLabel(witDate(at))} ${witTime(at)}`;
+}
+
 /** Today's date in WIT as YYYY-MM-DD (the hub's notion of today, not the browser's). */
 export function witDate(date = new Date()) {
   const p = witParts(date);

@@ -3,7 +3,7 @@
 // /app/config; closed months are refused by the API and said so here.
 import { api } from "../api.js";
 import { clear, field, h, notice } from "../dom.js";
-import { dateLabel, witTime } from "../format.js";
+import { dateLabel, witDateTime } from "../format.js";
 import { makeMap, pointPicker } from "../map.js";
 
 const FORMS = [["cuti", "Cuti"], ["tugas", "Surat tugas"], ["koreksi", "Koreksi presensi"]];
@@ -148,7 +148,7 @@ export function render(el, ctx) {
       } else {
         const rows = await api(`/corrections${q}`);
         clear(listBox, h("h2", { text: "Koreksi" }), table(["Pegawai", "Waktu (WIT)", "Alasan", "Status", ""],
-          rows.map((x) => [nameOf(x.nip), `${dateLabel(x.at.slice(0, 10))} ${witTime(x.at.endsWith("Z") || /[+-]\d\d:\d\d$/.test(x.at) ? x.at : x.at + "Z")}`,
+          rows.map((x) => [nameOf(x.nip), witDateTime(x.at),
             x.reason, statusText(x),
             flow.persetujuan_kedua && x.status === "pending" ? h("span.actions", {},
               h("button", { type: "button", text: "Setujui", on: { click: () => decide(x.id, true) } }),
