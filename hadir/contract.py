@@ -55,6 +55,7 @@ class Channel(str, Enum):
     EVENT = "up/event"
     STATE = "up/state"
     TELEMETRY = "up/telemetry"
+    REPORT = "up/report"
     ACK = "down/ack"
     GALLERY = "down/gallery"
     ASSIGNMENTS = "down/assignments"
@@ -374,6 +375,55 @@ class Telemetry(_Strict):
     _tz = field_validator("at")(_utc)
 
 
+EpochReason = Literal["new_outbox", "outbox_missing", "outbox_damaged", "outbox_rolled_back", "outbox_restored",
+                      "epoch_full", "reissue"]
+
+
+class OutboxReport(_Strict):
+    """Device -> hub (up/report), signed by the device key: the device started outbox epoch `epoch`, and why.
+
+    Every epoch a device starts is announced once with this record (kept in the outbox until the hub
+    acknowledges `key`). When the outbox was lost or damaged, `lost_epoch` / `lost_from` .. `lost_to` is
+    the range of sequence numbers the device had issued that may not have reached the hub (from its
+    watermark, see edge/outbox/watermark.py); `lost_epoch` None with a damaged outbox: the range is unknown."""
+
+    schema_version: Literal[1] = 1
+    key: str = Field(description="'<device_id>:epoch:<epoch>', what the hub's Ack names")
+    device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+    epoch: int = Field(ge=1, le=MAX_EPOCH)
+    reason: EpochReason
+    at: datetime
+    lost_epoch: int | None = Field(default=None, ge=0, le=MAX_EPOCH)
+    lost_from: int | None = Field(default=None, ge=1, le=MAX_SEQ)
+    lost_to: int | None = Field(default=None, ge=1, le=MAX_SEQ)
+    detail: str = Field(default="", max_length=300)
+    sig: str = Field(default="", max_length=200, description="base64 Ed25519 of the device over canonical_body()")
+
+    _tz = field_validator("at")(_utc)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OutboxReport:
+        if self.key != f"{self.device_id}:epoch:{self.epoch}":
+            raise ValueError(f"key must be '{self.device_id}:epoch:{self.epoch}'")
+        lost = (self.lost_epoch, self.lost_from, self.lost_to)
+        if any(v is not None for v in lost):
+            if None in lost:
+                raise ValueError("lost_epoch, lost_from and lost_to go together")
+            if not (seq_epoch(self.lost_from) == seq_epoch(self.lost_to) == self.lost_epoch
+                    and self.lost_from <= self.lost_to):
+                raise ValueError("lost_from..lost_to must be an ascending range within lost_epoch")
+        return self
+
+    @property
+    def lost_count(self) -> int:
+        """How many sequence numbers the reported range spans (0: none reported)."""
+        return 0 if self.lost_from is None or self.lost_to is None else self.lost_to - self.lost_from + 1
+
+    def digest(self) -> str:
+        """The hash prefix the hub's Ack carries for this report."""
+        return hashlib.sha256(self.canonical_body()).hexdigest()[:HASH_PREFIX_LEN]
+
+
 class GalleryUpdate(_Strict):
     """Hub -> device (down/gallery): the complete gallery for the device's site(s), replacing the old one.
 
@@ -443,6 +493,7 @@ _MODELS: dict[Channel, type[_Strict]] = {
     Channel.EVENT: AttendanceEvent,
     Channel.STATE: DeviceState,
     Channel.TELEMETRY: Telemetry,
+    Channel.REPORT: OutboxReport,
     Channel.ACK: Ack,
     Channel.GALLERY: GalleryUpdate,
     Channel.ASSIGNMENTS: Assignments,
@@ -451,7 +502,7 @@ _LIMITS = {Channel.GALLERY: MAX_GALLERY_BYTES, Channel.ASSIGNMENTS: MAX_ASSIGNME
 
 
 # Messages carrying a signature: their values must be canonical, so the signature covers what arrived.
-_SIGNED = {Channel.EVENT, Channel.ACK, Channel.GALLERY}
+_SIGNED = {Channel.EVENT, Channel.REPORT, Channel.ACK, Channel.GALLERY}
 
 # ------------------------------------------------------------------------------------------- validation
 

@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hadir.contract import Ack, Assignments, AttendanceEvent, GalleryUpdate
+from hadir.contract import Ack, Assignments, AttendanceEvent, GalleryUpdate, OutboxReport
 
 
 def new_key() -> Ed25519PrivateKey:
@@ -79,7 +79,8 @@ def verify_event(event: AttendanceEvent, public_key: Ed25519PublicKey) -> bool:
 # key from its provisioning bundle and ignores anything that does not verify (a forged ack would make it
 # delete events the hub never stored).
 
-_HubMessage = TypeVar("_HubMessage", Ack, GalleryUpdate, Assignments)
+# The device's outbox reports (OutboxReport) are signed the same way, with the device key.
+_HubMessage = TypeVar("_HubMessage", Ack, GalleryUpdate, Assignments, OutboxReport)
 
 
 def sign_message(message: _HubMessage, key: Ed25519PrivateKey) -> _HubMessage:
@@ -87,7 +88,7 @@ def sign_message(message: _HubMessage, key: Ed25519PrivateKey) -> _HubMessage:
     return message.model_copy(update={"sig": sig})
 
 
-def verify_message(message: Ack | GalleryUpdate | Assignments, public_key: Ed25519PublicKey) -> bool:
+def verify_message(message: Ack | GalleryUpdate | Assignments | OutboxReport, public_key: Ed25519PublicKey) -> bool:
     try:
         public_key.verify(base64.b64decode(message.sig, validate=True), message.canonical_body())
     except (InvalidSignature, ValueError):

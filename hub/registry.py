@@ -24,6 +24,7 @@ from hadir.contract import DeviceState, Telemetry, reserved_device_id
 from hadir.sealed import box_public_from_b64
 from hadir.signing import public_key_from_b64
 from hadir.sqlite import connect
+from hub.epochs import EpochLedger
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -90,7 +91,9 @@ class DeviceRegistry:
         return cls(Path(data_dir) / cls.FILE)
 
     def __init__(self, path: Path | str):
+        self.path = path
         self._lock = threading.Lock()
+        self._epochs: EpochLedger | None = None
         self._db = connect(path, synchronous="FULL")
         self._db.executescript(_SCHEMA)
         have = {row[1] for row in self._db.execute("PRAGMA table_info(devices)")}
@@ -100,6 +103,13 @@ class DeviceRegistry:
         self._keys: dict[str, Ed25519PublicKey | None] = {}
         self._seen_written: dict[str, datetime] = {}
         self._data_version = self._version()
+
+    @property
+    def epochs(self) -> EpochLedger:
+        """The devices' outbox epochs and their reports (hub/epochs.py), kept in this same file."""
+        if self._epochs is None:
+            self._epochs = EpochLedger(self.path)
+        return self._epochs
 
     def _version(self) -> int:
         return self._db.execute("PRAGMA data_version").fetchone()[0]

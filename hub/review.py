@@ -9,8 +9,10 @@ attendance (hub/payroll/punches.py).
 (GET /review?start=&end=). `day_uncounted`: the web app's list of one day for an OPD from its kept results,
 from three sources: punches of the OPD's staff that did not count (liveness failed, outside the geofence, no
 GPS on a field check-in, clock or chain flags, spoofed GPS, outside the check-in/out windows), unknown
-faces seen by the OPD's devices, and messages from the OPD's devices that the hub refused outright
-(quarantine: bad signature, unregistered device, forked chain, malformed). Reasons in Bahasa Indonesia.
+faces seen by the OPD's devices, messages from the OPD's devices that the hub refused outright
+(quarantine: bad signature, unregistered device, forked chain, malformed), and events the OPD's devices
+reported lost on the device or outbox epochs they never announced (hub/epochs.py). Reasons in Bahasa
+Indonesia.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hadir.contract import parse_topic
+from hadir.contract import parse_topic, seq_number
 from hub.attendance import Attendance
+from hub.epochs import REASONS_ID, EpochLedger
 from hub.ingest.quarantine import Quarantine
 from hub.payroll.punches import punches_by_employee
 from hub.results import Entry
@@ -44,7 +47,7 @@ QUARANTINE_REASONS = {
 @dataclass(frozen=True)
 class Uncounted:
     at: datetime
-    kind: str  # "presensi", "tidak_dikenali", "ditolak"
+    kind: str  # "presensi", "tidak_dikenali", "ditolak", "hilang"
     reason: str  # Bahasa Indonesia
     nip: str | None = None
     name: str | None = None
@@ -70,7 +73,31 @@ def _device_of(ref: str | None) -> str | None:
     return ref.rpartition(":")[0] or None
 
 
-def day_uncounted(entry: Entry, day: date, tz: ZoneInfo, quarantine: Quarantine | None = None) -> list[Uncounted]:
+def device_losses(epochs: EpochLedger, devices: set[str], start: datetime, end: datetime) -> list[Uncounted]:
+    """Events the OPD's devices reported lost on the device, and outbox epochs they never announced (events
+    may be lost unreported), reported or first seen in [start, end): kind "hilang"."""
+    out = []
+    for rec in epochs.problems():
+        at = datetime.fromisoformat(rec.reported_at or rec.first_seen_at)
+        if rec.device_id not in devices or not start <= at < end:
+            continue
+        if not rec.announced:
+            reason = ("perangkat memulai outbox baru tanpa pemberitahuan: event yang belum terkirim mungkin hilang "
+                      "tanpa laporan")
+        else:
+            what = REASONS_ID.get(rec.reason or "", rec.reason or "")
+            if rec.lost_from is None:
+                reason = f"{what}; event yang hilang tidak dapat dihitung"
+            else:
+                count = "" if rec.lost_missing is None else f"{rec.lost_missing} event "
+                reason = (f"{what}; {count}tidak sampai ke hub (epoch {rec.lost_epoch}, nomor "
+                          f"{seq_number(rec.lost_from)}..{seq_number(rec.lost_to)})")
+        out.append(Uncounted(at, "hilang", reason, device=rec.device_id, detail=rec.problem() or ""))
+    return out
+
+
+def day_uncounted(entry: Entry, day: date, tz: ZoneInfo, quarantine: Quarantine | None = None,
+                  epochs: EpochLedger | None = None) -> list[Uncounted]:
     """Everything of `day` that the OPD's results do not count, oldest first. Read under `entry.lock`."""
     out: list[Uncounted] = []
     at_of = {p.ref: p.at for punches in entry.punches.values() for p in punches if p.ref}
@@ -98,6 +125,9 @@ def day_uncounted(entry: Entry, day: date, tz: ZoneInfo, quarantine: Quarantine 
                 out.append(Uncounted(datetime.fromisoformat(received), "ditolak",
                                      QUARANTINE_REASONS.get(reason, f"ditolak hub ({reason})"), device=device,
                                      detail=detail))
+    if epochs is not None:
+        start = datetime.combine(day, time.min, tz)
+        out += device_losses(epochs, entry.devices, start, start + timedelta(days=1))
     out.sort(key=lambda u: u.at)
     return out
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from hadir.contract import Channel, DeviceState, topic
+from hadir.contract import Channel, DeviceState, seq_epoch, topic
 from hadir.mqtt import MqttSettings
 from hadir.signing import load_or_create_key, save_public_key, sign_message
 from hub.assignments import AssignmentPublisher
@@ -135,6 +135,12 @@ class Hub:
 
     def _stored(self, item: StoredEvent) -> None:
         self.broadcaster.publish(item)  # live check-ins for dashboards
+        ev = item.event
+        first = self.registry.epochs.seen(ev.device_id, seq_epoch(ev.seq), ev.seq, item.received_at)
+        if first is not None and not first.announced:  # a set lookup per event; this only on an epoch's first
+            self.metrics.unannounced_epochs.set(n := self.registry.epochs.unannounced())
+            if n and first in self.registry.epochs.problems(ev.device_id):
+                log.error("device %s: %s", ev.device_id, first.problem())
         for listener in self._listeners:
             listener(item)
 

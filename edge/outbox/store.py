@@ -13,6 +13,7 @@ never stops because of it, and `recovered` says what happened so the device repo
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import shutil
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal
 
+from edge.outbox.watermark import Mark, Watermark
 from hadir.contract import (
     EPOCH_SHIFT,
     GENESIS_HASH,
@@ -59,6 +61,9 @@ CREATE TABLE IF NOT EXISTS chain (id INTEGER PRIMARY KEY CHECK (id = 1), last_se
 CREATE TABLE IF NOT EXISTS held (
     seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL, created_at TEXT NOT NULL,
     hash TEXT, reason TEXT NOT NULL, held_at TEXT NOT NULL);
+-- One per epoch this outbox started: the announcement the hub must acknowledge (see OutboxReport).
+CREATE TABLE IF NOT EXISTS reports (
+    epoch INTEGER PRIMARY KEY, prev_epoch INTEGER, body TEXT NOT NULL, created_at TEXT NOT NULL, acked_at TEXT);
 CREATE TABLE IF NOT EXISTS acked (
     seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL, created_at TEXT NOT NULL,
     hash TEXT, acked_at TEXT NOT NULL);
@@ -82,10 +87,27 @@ def _open_checked(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _move_aside(path: Path) -> Path:
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _damage(path: Path) -> str | None:
+    """Why an existing outbox file cannot be the device's outbox (None: it looks like one). SQLite would
+    open an empty or headerless file as a new, empty database: the events it held would vanish unseen."""
+    with open(path, "rb") as f:
+        head = f.read(len(_SQLITE_HEADER))
+    if not head:
+        return "outbox file is empty (0 bytes)"
+    if head != _SQLITE_HEADER:
+        return "outbox file has no SQLite header"
+    return None
+
+
+def _move_aside(path: Path, *, stray_only: bool = False) -> Path:
+    """Rename the outbox and its -wal/-shm to `<name>.corrupt-<time>` (kept for forensics). `stray_only`:
+    only a -wal/-shm whose database is gone."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     aside = path.with_name(f"{path.name}.corrupt-{stamp}")
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("-wal", "-shm") if stray_only else ("", "-wal", "-shm"):
         src = Path(str(path) + suffix)
         if src.exists():
             src.rename(Path(str(aside) + suffix))
@@ -101,37 +123,136 @@ class Outbox:
         self.min_free_mb, self.alarm_free_mb = min_free_mb, alarm_free_mb
         self.keep_acked_days = keep_acked_days
         self._lock = threading.Lock()
-        self.recovered: str | None = None  # set when a broken outbox was moved aside at open
+        self.recovered: str | None = None  # set when a broken or lost outbox was found at open
+        self.watermark = Watermark(self.path.with_name(self.path.name + ".hwm"))
         existed = self.path.exists()
-        try:
-            self._db = _open_checked(self.path)
-        except sqlite3.DatabaseError as exc:
+        damage = _damage(self.path) if existed else None
+        if not existed:
+            _move_aside(self.path, stray_only=True)  # a -wal without its database must not be replayed into a new one
+        if damage is None:
+            try:
+                self._db = _open_checked(self.path)
+            except sqlite3.DatabaseError as exc:
+                damage = f"outbox unreadable ({exc})"
+        if damage is not None:
             aside = _move_aside(self.path)
-            self.recovered = f"outbox unreadable ({exc}); moved to {aside.name}, new outbox started"
+            self.recovered = f"{damage}; moved to {aside.name}, new outbox started"
             log.critical("OUTBOX CORRUPT: %s", self.recovered)
             self._db = _open_checked(self.path)
-            existed = False
         # Truncate the WAL after checkpoints, so deleting acknowledged events gives the space back.
         self._db.execute("PRAGMA journal_size_limit=1048576")
         # When each event was last sent: kept in memory only (after a restart everything is resent
         # anyway), so publishing never writes to a disk that may be nearly full.
         self._sent: dict[int, tuple[int, float]] = {}
         self._scan_from = -1  # every event at or below this seq has been sent (see pending)
+        self._migrate()
+        self._check_against_watermark(existed, damage)
+
+    def _migrate(self) -> None:
+        """Columns added after the first release (an outbox written by an older agent)."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(chain)")}
-        if "last_captured_at" not in columns:  # outbox written by an older agent
+        if "last_captured_at" not in columns:
             self._db.execute("ALTER TABLE chain ADD COLUMN last_captured_at TEXT")
         if "acked_through" not in columns:
             self._db.execute("ALTER TABLE chain ADD COLUMN acked_through INTEGER NOT NULL DEFAULT 0")
         if "hash" not in {row[1] for row in self._db.execute("PRAGMA table_info(events)")}:
             self._db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
-        has_chain = self._db.execute("SELECT 1 FROM chain").fetchone() is not None
-        if not has_chain:
+
+    def _check_against_watermark(self, existed: bool, damage: str | None) -> None:
+        """Compare the outbox with the watermark; if events the device issued are gone, start a new epoch and
+        record a report of the range (sent to the hub, signed, until it acknowledges it)."""
+        mark, wm_state = self.watermark.mark, self.watermark.state
+        lost = None if mark is None or seq_number(mark.issued) == 0 else (
+            seq_epoch(mark.issued), min(mark.unacked_from, mark.issued), mark.issued)
+        row = self._db.execute("SELECT last_seq FROM chain").fetchone()
+        if row is None:
             # A new outbox, or one whose chain row is gone: a fresh epoch, never an old one's numbers.
-            if existed and self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]:
-                self.recovered = "outbox had events but no chain state; new epoch started"
+            if damage is None and existed and self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]:
+                damage = "outbox had events but no chain state"
+                self.recovered = f"{damage}; new epoch started"
                 log.critical("OUTBOX INCONSISTENT: %s", self.recovered)
-            start = make_seq(new_epoch(), 1) - 1
-            self._db.execute("INSERT INTO chain (id, last_seq, last_hash) VALUES (1, ?, ?)", (start, GENESIS_HASH))
+            if damage is not None:
+                reason, detail = "outbox_damaged", damage
+            elif mark is not None:
+                reason, detail = "outbox_missing", "the outbox file was gone at start (deleted or replaced)"
+            else:
+                reason, detail, lost = "new_outbox", "", None
+            if damage is not None and wm_state != "ok":
+                detail += f"; watermark {wm_state}: the range of lost events is unknown"
+            self._start_epoch(reason, detail, lost)
+            if reason != "new_outbox":
+                self._say_lost(reason, detail, lost)
+            return
+        last_seq = row[0]
+        if mark is None:
+            # An outbox from an agent before watermarks, or the watermark file was lost: nothing to compare.
+            if wm_state == "damaged":
+                log.error("outbox watermark %s unreadable: rewritten from the outbox", self.watermark.path)
+            self.watermark.write(Mark(last_seq, self._unacked_from(last_seq) or last_seq + 1))
+            return
+        if seq_epoch(mark.issued) == seq_epoch(last_seq):
+            if mark.issued <= last_seq:
+                if mark.issued < last_seq:  # an older agent's events after the mark: bring it up to date
+                    self.watermark.write(Mark(last_seq, self._unacked_from(last_seq) or last_seq + 1))
+                return
+            lost = (seq_epoch(last_seq), max(last_seq + 1, lost[1]), mark.issued)
+            reason, detail = "outbox_rolled_back", (f"outbox ends at number {seq_number(last_seq)} but "
+                                                    f"{seq_number(mark.issued)} was issued (its WAL was lost or it "
+                                                    "was restored from a copy)")
+        elif self._db.execute("SELECT 1 FROM reports WHERE epoch = ? AND prev_epoch = ?",
+                              (seq_epoch(last_seq), seq_epoch(mark.issued))).fetchone():
+            # Stopped between starting this epoch and updating the watermark: nothing lost.
+            self.watermark.write(Mark(last_seq, self._unacked_from(last_seq) or last_seq + 1))
+            return
+        else:
+            reason, detail = "outbox_restored", (f"outbox is of epoch {seq_epoch(last_seq)} but the device had issued "
+                                                 f"up to seq {mark.issued} of epoch {seq_epoch(mark.issued)}")
+        # Its own unsent events stay and are sent; new ones go under a new epoch, never reusing numbers.
+        self._start_epoch(reason, detail, lost)
+        self._say_lost(reason, detail, lost)
+
+    def _say_lost(self, reason: str, detail: str, lost: tuple[int, int, int] | None) -> None:
+        span = (f"seq {seq_number(lost[1])}..{seq_number(lost[2])} of epoch {lost[0]}" if lost else "unknown range")
+        message = f"{reason}: {detail}; events possibly lost on the device: {span} (reported to the hub)"
+        self.recovered = message if self.recovered is None else (f"{self.recovered}; {span} possibly lost "
+                                                                 "(reported to the hub)")
+        log.critical("OUTBOX LOSS: %s", message)
+
+    def _unacked_from(self, seq: int) -> int | None:
+        """The oldest event of `seq`'s epoch still waiting for (or refused by) the hub."""
+        lo, hi = make_seq(seq_epoch(seq), 1), make_seq(seq_epoch(seq), 2**EPOCH_SHIFT - 1)
+        found = [r[0] for t in ("events", "held")
+                 for r in self._db.execute(f"SELECT MIN(seq) FROM {t} WHERE seq BETWEEN ? AND ?", (lo, hi))
+                 if r[0] is not None]
+        return min(found, default=None)
+
+    def _start_epoch(self, reason: str, detail: str, lost: tuple[int, int, int] | None,
+                     *, in_transaction: bool = False) -> int:
+        """A new epoch for the events recorded from now on, and its report; returns the last seq before its
+        first event. Committed before the watermark moves to it (see the check at open)."""
+        row = self._db.execute("SELECT last_seq FROM chain").fetchone()
+        prev_epoch = seq_epoch(row[0]) if row else None
+        epoch = new_epoch()
+        start = make_seq(epoch, 1) - 1
+        body = {"epoch": epoch, "reason": reason, "at": datetime.now(timezone.utc).isoformat(), "detail": detail[:300]}
+        if lost is not None:
+            body.update(lost_epoch=lost[0], lost_from=lost[1], lost_to=lost[2])
+        if not in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("INSERT INTO chain (id, last_seq, last_hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE "
+                             "SET last_seq = excluded.last_seq, last_hash = excluded.last_hash", (start, GENESIS_HASH))
+            self._db.execute("INSERT INTO reports (epoch, prev_epoch, body, created_at) VALUES (?, ?, ?, ?)",
+                             (epoch, prev_epoch, json.dumps(body), body["at"]))
+            if not in_transaction:
+                self._db.execute("COMMIT")
+        except BaseException:
+            if not in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        if not in_transaction:
+            self.watermark.write(Mark(start, start + 1))
+        return start
 
     # -- space ----------------------------------------------------------------------------------------
     def free_mb(self) -> float:
@@ -148,8 +269,12 @@ class Outbox:
     def _next(self) -> tuple[int, str]:
         last_seq, last_hash = self._db.execute("SELECT last_seq, last_hash FROM chain").fetchone()
         if seq_number(last_seq) == 2**EPOCH_SHIFT - 1:  # 4 billion events in one epoch: start another
-            return make_seq(new_epoch(), 1), GENESIS_HASH
+            return self._start_epoch("epoch_full", "", None, in_transaction=True) + 1, GENESIS_HASH
         return last_seq + 1, last_hash
+
+    def _mark(self, issued: int) -> None:
+        """Durably note that `issued` is given out, before the transaction recording it commits."""
+        self.watermark.write(Mark(issued, self._unacked_from(issued) or issued))
 
     def _insert(self, event: AttendanceEvent) -> None:
         if event.seq <= self._scan_from:  # a new epoch may number below older ones: scan from it
@@ -166,14 +291,18 @@ class Outbox:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                before = self._db.execute("SELECT last_seq FROM chain").fetchone()[0]
                 seq, prev = self._next()
                 event = build(seq, prev)
                 if event.seq != seq or event.prev_hash != prev:
                     raise ValueError("event built with the wrong sequence or previous hash")
                 self._insert(event)
+                self._mark(seq)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                if self.watermark.mark is not None and self.watermark.mark.issued != before:
+                    self._mark(before)  # not recorded after all: a kill here would report a loss, which is true
                 raise
         return event
 
@@ -193,7 +322,9 @@ class Outbox:
                 return []
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                seq, prev = make_seq(new_epoch(), 1), GENESIS_HASH
+                seq, prev = self._start_epoch("reissue", f"{len(rows)} events recorded again under new keys: "
+                                              "the hub held other events under theirs", None,
+                                              in_transaction=True) + 1, GENESIS_HASH
                 for old_seq, _key, payload in rows:
                     old = AttendanceEvent.model_validate_json(payload)
                     event = resign(old.model_copy(update={"seq": seq, "key": f"{old.device_id}:{seq}",
@@ -203,6 +334,7 @@ class Outbox:
                     self._sent.pop(old_seq, None)
                     new_keys.append(event.key)
                     seq, prev = seq + 1, event.event_hash()
+                self._mark(seq - 1)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -365,6 +497,20 @@ class Outbox:
         """Put held events back in the sending queue."""
         return self._requeue("held")
 
+    # -- epoch reports ----------------------------------------------------------------------------------
+    def pending_reports(self) -> list[dict]:
+        """Announcements of epochs this outbox started (with any loss found) that the hub has not yet
+        acknowledged, oldest first: OutboxReport fields without device_id, key and sig."""
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM reports WHERE acked_at IS NULL ORDER BY created_at").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def report_acknowledged(self, epoch: int) -> bool:
+        """The hub recorded the report of `epoch` (kept, marked acknowledged). False if none was pending."""
+        with self._lock:
+            return self._db.execute("UPDATE reports SET acked_at = ? WHERE epoch = ? AND acked_at IS NULL",
+                                    (datetime.now(timezone.utc).isoformat(), epoch)).rowcount == 1
+
     # -- state ----------------------------------------------------------------------------------------
     def depth(self) -> int:
         with self._lock:
@@ -388,3 +534,4 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self.watermark.close()

@@ -30,13 +30,14 @@ from hadir.contract import (
     ContractError,
     DeviceState,
     GalleryUpdate,
+    OutboxReport,
     Telemetry,
     parse,
     topic,
     utcnow,
 )
 from hadir.mqtt import MqttSettings, connect_in_background, make_client
-from hadir.signing import sign_event, verify_message
+from hadir.signing import sign_event, sign_message, verify_message
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class DeviceLink:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._sender: threading.Thread | None = None
+        self._reports_sent_at = -1e9  # when the outbox's epoch reports were last published
 
     def _state(self, state: str) -> bytes:
         return DeviceState(device_id=self.device_id, state=state, at=utcnow(), software=self.software,
@@ -88,6 +90,7 @@ class DeviceLink:
         client.subscribe(topic(self.device_id, Channel.GALLERY), qos=1)
         client.subscribe(topic(self.device_id, Channel.ASSIGNMENTS), qos=1)
         client.publish(topic(self.device_id, Channel.STATE), self._state("online"), qos=1, retain=True)
+        self._reports_sent_at = -1e9
         self.connected.set()
         self._wake.set()
 
@@ -122,6 +125,12 @@ class DeviceLink:
         self._on_ack(msg)
 
     def _on_ack(self, ack: Ack) -> None:
+        reports = [k for k in ack.keys if k.startswith(f"{self.device_id}:epoch:")]
+        if reports:
+            self._reports_acked(ack, set(reports))
+            ack = ack.model_copy(update={"keys": [k for k in ack.keys if k not in reports],
+                                         "digests": [d for k, d in zip(ack.keys, ack.digests, strict=True)
+                                                     if k not in reports]})
         if ack.keys:
             self.last_ack_at = utcnow()
         if ack.resend or (not ack.keys and not ack.rejected):
@@ -158,6 +167,31 @@ class DeviceLink:
             log.error("could not update the outbox after an acknowledgement: %s", exc)
         self._wake.set()
 
+    def _reports_acked(self, ack: Ack, keys: set[str]) -> None:
+        """The hub recorded these epoch reports: stop sending them (only if it recorded exactly ours)."""
+        mine = {self._report(body).key: self._report(body) for body in self.outbox.pending_reports()}
+        for key, digest in zip(ack.keys, ack.digests, strict=True):
+            if key in keys and key in mine and mine[key].digest() == digest:
+                self.outbox.report_acknowledged(mine[key].epoch)
+
+    def _report(self, body: dict) -> OutboxReport:
+        return OutboxReport(key=f"{self.device_id}:epoch:{body['epoch']}", device_id=self.device_id, **body)
+
+    def _send_reports(self) -> None:
+        """Publish the outbox's unacknowledged epoch reports (signed), at most every resend_after_s. They go
+        before the events of their epoch, so the hub knows of a new epoch (or a loss) before it sees one."""
+        now = time.monotonic()
+        if now - self._reports_sent_at < self.resend_after_s:
+            return
+        self._reports_sent_at = now
+        bodies = self.outbox.pending_reports()
+        if bodies and self.signer is None:
+            log.error("%d outbox reports cannot be sent: this link has no device key to sign them", len(bodies))
+            return
+        for body in bodies:
+            report = sign_message(self._report(body), self.signer)
+            self.client.publish(topic(self.device_id, Channel.REPORT), report.to_bytes(), qos=1)
+
     def _on_disconnect(self, *args: object) -> None:
         self.connected.clear()
 
@@ -187,6 +221,7 @@ class DeviceLink:
             self._wake.clear()
             if not self.connected.is_set():
                 continue
+            self._send_reports()
             while not self._stop.is_set():
                 batch = self.outbox.pending(self.batch, self.resend_after_s, time.time())
                 if not batch:

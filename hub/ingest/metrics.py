@@ -20,6 +20,13 @@ class IngestMetrics:
                              buckets=(0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 86400), registry=r)
         self.resend_requests = Counter("hadir_ingest_resend_requests", "devices asked to resend events the "
                                        "store lost (e.g. restored from an older backup)", registry=r)
+        self.loss_reports = Counter("hadir_device_outbox_loss_reports", "devices reporting events lost on the "
+                                    "device (outbox damaged, deleted, rolled back, restored), by reason", ["reason"],
+                                    registry=r)
+        self.device_lost = Gauge("hadir_device_events_lost", "events a device reported lost that the hub does not "
+                                 "hold (at the report; -1: range unknown)", ["device"], registry=r)
+        self.unannounced_epochs = Gauge("hadir_device_epochs_unannounced", "outbox epochs seen in events that their "
+                                        "device never announced (events may be lost unreported)", registry=r)
         self.online = Gauge("hadir_devices_online", "devices whose last state is online", registry=r)
         # Per device (a city has a few hundred): what the fleet alerts need.
         self.device_seen = Gauge("hadir_device_last_telemetry_timestamp_seconds",

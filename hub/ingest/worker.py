@@ -28,6 +28,7 @@ from hadir.contract import (
     Channel,
     ContractError,
     DeviceState,
+    OutboxReport,
     Telemetry,
     parse,
     topic,
@@ -35,7 +36,7 @@ from hadir.contract import (
     utcnow,
 )
 from hadir.mqtt import MqttSettings, connect, make_client
-from hadir.signing import sign_message, verify_event
+from hadir.signing import sign_message, verify_event, verify_message
 from hub.ingest.gps_checks import GpsHistory
 from hub.ingest.metrics import IngestMetrics
 from hub.ingest.quarantine import Quarantine
@@ -139,6 +140,8 @@ class Ingest:
             if model.outbox_free_mb is not None:
                 self.metrics.device_free_mb.labels(model.device_id).set(model.outbox_free_mb)
             return None
+        if isinstance(model, OutboxReport):
+            return model
         if not isinstance(model, AttendanceEvent):  # parse(..., "up") admits only uplink models
             self._refuse(msg, "bad_topic", f"unexpected {type(model).__name__} on an uplink topic")
             return None
@@ -167,6 +170,26 @@ class Ingest:
             rejected[ev.device_id][ev.key] = ("bad_signature", ev.event_hash()[:HASH_PREFIX_LEN])
         return out
 
+    def _report(self, msg: Inbound, report: OutboxReport, acks: dict[str, list[tuple[str, str]]]) -> None:
+        """A device announces a new outbox epoch, possibly with events it lost: keep it (hub/epochs.py), say it
+        loudly when something was lost, and acknowledge it so the device stops sending it."""
+        key = self.registry.public_key(report.device_id)
+        if key is None:
+            self._refuse(msg, "unknown_device", f"device {report.device_id!r} is not registered or is revoked")
+            return
+        if not verify_message(report, key):
+            self._refuse(msg, "bad_signature", f"signature of {report.key} does not verify with the registered key")
+            return
+        record = self.registry.epochs.record_report(report, msg.received_at, self.store)
+        if report.reason not in ("new_outbox", "epoch_full", "reissue"):
+            self.metrics.loss_reports.labels(report.reason).inc()
+            lost = -1 if record.lost_missing is None else record.lost_missing
+            self.metrics.device_lost.labels(report.device_id).set(lost)
+            log.critical("device %s reports events lost on the device: %s (%s)", report.device_id,
+                         record.problem(), report.detail)
+        self.metrics.unannounced_epochs.set(self.registry.epochs.unannounced())
+        acks[report.device_id].append((report.key, report.digest()))
+
     def _check_restored(self, state: DeviceState) -> None:
         """The device says the hub acknowledged `acked_through`; if the store does not have it, the hub was
         restored from an older backup (or lost data): ask the device to send again what it still keeps."""
@@ -185,6 +208,7 @@ class Ingest:
 
     def process(self, batch: list[Inbound]) -> list[Ack]:
         rejected: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
+        reports: dict[str, list[tuple[str, str]]] = defaultdict(list)  # device -> (report key, digest) to ack
         parsed: list[tuple[Inbound, AttendanceEvent]] = []
         for msg in batch:
             try:
@@ -195,7 +219,9 @@ class Ingest:
                 log.exception("message on %s could not be checked", msg.topic)
                 self._refuse(msg, "internal_error", f"{type(exc).__name__}: {exc}"[:300])
                 continue
-            if model is not None:
+            if isinstance(model, OutboxReport):
+                self._report(msg, model, reports)
+            elif model is not None:
                 parsed.append((msg, model))
         events = self._verified(parsed, rejected)
         if events:
@@ -223,7 +249,7 @@ class Ingest:
                   for msg, item in events]
 
         results = self._put([e for _, e in events]) if events else []
-        stored: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        stored: dict[str, list[tuple[str, str]]] = reports
         for (msg, item), (result, detail) in zip(events, results, strict=True):
             device = item.event.device_id
             if result is PutResult.FORK:

@@ -515,3 +515,100 @@ def test_forged_copies_of_pending_events_do_not_make_the_device_drop_them(tmp_pa
                                   f"{kept}/10 (refusals named another copy), then all stored")
     assert kept == 10 and not outbox.held() and len(hub.store.device_events(dev)) == 10
     assert all(s.event.employee_id == "1987001" for s in hub.store.device_events(dev))
+
+
+def _loss_setup(hub: Hub, port: int, dev: str, tmp_path: Path, delivered: int, undelivered: int):
+    """A device that delivered `delivered` events (checkpointed into the outbox file), then recorded
+    `undelivered` more that sit only in the outbox's WAL (the hub is unreachable)."""
+    key = register(hub, dev, tmp_path)
+    path = tmp_path / dev / "outbox.sqlite"
+    outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)
+    _record(outbox, dev, key, delivered)
+    assert _deliver(hub, port, dev, outbox, key)
+    with outbox._lock:
+        outbox._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _record(outbox, dev, key, undelivered, day=1)
+    return key, path, outbox
+
+
+def _after_loss(hub: Hub, port: int, dev: str, path: Path, key, fault_report, name: str, lost: int):
+    """Reopen the damaged outbox, record 5 more, connect: the device reports the loss and the hub shows it."""
+    outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)
+    assert outbox.recovered and "reported to the hub" in outbox.recovered
+    _record(outbox, dev, key, 5, day=2)
+    link = _link(hub, port, dev, outbox, key).start()
+    assert link.wait_drained(30), f"{outbox.depth()} never acknowledged"
+    assert wait_for(lambda: not outbox.pending_reports(), 15), "the hub never acknowledged the loss report"
+    link.stop()
+    (problem,) = hub.registry.epochs.problems(dev)
+    chain = verify_chain(hub.store, hub.registry, dev)
+    gauge = hub.metrics.device_lost.labels(dev)._value.get()
+    fault_report(name, f"{lost} unsent events gone with the outbox: device said {outbox.recovered!r}; hub: "
+                       f"{problem.problem()}; metric hadir_device_events_lost={gauge:.0f}; audit: {chain.summary()}")
+    assert problem.lost_missing == lost and gauge == lost
+    assert not chain.intact and chain.status == "gap reported by device" and "gap reported by device" in chain.summary()
+    assert f"{lost} events not at the hub" in chain.summary()
+    return outbox
+
+
+def test_zero_byte_outbox_reports_its_unsent_events(tmp_path, mosquitto, hub_on, fault_report):
+    hub = hub_on(mosquitto.port)
+    dev = "pi-zerobyte-01"
+    key, path, outbox = _loss_setup(hub, mosquitto.port, dev, tmp_path, 10, 7)
+    outbox.close()
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    path.write_bytes(b"")  # a 0-byte outbox: SQLite would open it as a new, empty database
+    outbox = _after_loss(hub, mosquitto.port, dev, path, key, fault_report, "0-byte outbox", 7)
+    assert "empty (0 bytes)" in outbox.recovered
+    assert len(list(path.parent.glob("outbox.sqlite.corrupt-*"))) == 1  # moved aside, not overwritten
+    assert hub.store.count() == 15
+
+
+def test_lost_wal_after_a_kill_reports_the_committed_events(tmp_path, mosquitto, hub_on, fault_report):
+    """The outbox file is copied without its -wal while the device runs: exactly what a kill followed by the
+    loss of the WAL leaves (the last 6 committed events were never checkpointed into the file)."""
+    hub = hub_on(mosquitto.port)
+    dev = "pi-walgone-01"
+    key, path, outbox = _loss_setup(hub, mosquitto.port, dev, tmp_path, 12, 6)
+    crashed = tmp_path / "crashed" / "outbox.sqlite"
+    crashed.parent.mkdir()
+    shutil.copy(path, crashed)
+    shutil.copy(str(path) + ".hwm", str(crashed) + ".hwm")
+    old_epoch = outbox.epoch()
+    outbox.close()
+    outbox = _after_loss(hub, mosquitto.port, dev, crashed, key, fault_report, "WAL lost", 6)
+    assert "outbox_rolled_back" in outbox.recovered and outbox.epoch() != old_epoch
+    assert hub.store.count() == 17 and hub.metrics.rejected_counts().get("fork", 0) == 0
+
+
+def test_unannounced_epoch_change_is_flagged(tmp_path, mosquitto, hub_on, fault_report):
+    """A device whose outbox and watermark both vanished, and which cannot report (no signing key on its
+    link, like an older agent): the hub flags the new epoch it never announced."""
+    hub = hub_on(mosquitto.port)
+    dev = "pi-silent-01"
+    key = register(hub, dev, tmp_path)
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)
+    _record(outbox, dev, key, 5)
+    assert _deliver(hub, mosquitto.port, dev, outbox, key)
+    outbox.close()
+    for p in tmp_path.glob("outbox.sqlite*"):
+        p.unlink()
+    outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)
+    _record(outbox, dev, key, 5, day=1)
+    link = _link(hub, mosquitto.port, dev, outbox, None).start()  # no key: cannot sign its epoch report
+    assert link.wait_drained(30)
+    link.stop()
+    chain = verify_chain(hub.store, hub.registry, dev)
+    gauge = hub.metrics.unannounced_epochs._value.get()
+    fault_report("unannounced epoch", f"outbox + watermark deleted, report never sent: hub metric "
+                                      f"hadir_device_epochs_unannounced={gauge:.0f}; audit: {chain.summary()}")
+    assert gauge == 1 and chain.status == "unannounced epoch change" and not chain.intact
+    # The same with the report sent: the device admits it started afresh, which is shown too.
+    link = _link(hub, mosquitto.port, dev, outbox, key).start()
+    assert wait_for(lambda: not outbox.pending_reports(), 15)
+    link.stop()
+    chain = verify_chain(hub.store, hub.registry, dev)
+    assert hub.metrics.unannounced_epochs._value.get() == 0
+    assert chain.status == "gap reported by device" and "new_outbox" in chain.summary()
