@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hadir.private_file import write_private
+
 _INFO = b"hadir gallery v1"
 
 
@@ -33,10 +35,8 @@ def box_public_from_b64(text: str) -> X25519PublicKey:
 
 
 def save_box_key(key: X25519PrivateKey, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    write_private(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
 
 
 def load_box_key(path: Path) -> X25519PrivateKey:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hadir.contract import Ack, Assignments, AttendanceEvent, GalleryUpdate, OutboxReport
+from hadir.private_file import write_private
 
 
 def new_key() -> Ed25519PrivateKey:
@@ -22,9 +23,7 @@ def new_key() -> Ed25519PrivateKey:
 def save_private_key(key: Ed25519PrivateKey, path: Path) -> None:
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_bytes(pem)
+    write_private(path, pem)
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:

@@ -141,6 +141,17 @@ def broker_setup(
                   "hadir-hub.key). Restart Mosquitto: systemctl restart mosquitto")
 
 
+def _hub_data_problem(folder: Path) -> str | None:
+    """Why `folder` is not a hub data folder provisioning can register into (None: it is)."""
+    if not (folder / "hub_signing.key").is_file():
+        return (f"{folder} is not an initialised hub data folder (no hub_signing.key): give the hub's data_dir, "
+                "initialised by 'hadir-hub migrate --config FILE' or the hub's first start")
+    if not (folder / "master.sqlite").is_file():
+        return (f"no master data in {folder} (master.sqlite) to check the OPD against: provision with --hub-key "
+                "and register with 'hadir-hub register-device ... --config FILE'")
+    return None
+
+
 @device_app.command("provision")
 def device_provision(
     device_id: str = typer.Argument(..., help="e.g. pi-dinkes-01 (lower case, digits, dashes)."),
@@ -158,13 +169,16 @@ def device_provision(
                                                            "gallery): say so explicitly."),
     source: str = typer.Option("usb:0", help="Camera source for the device config."),
     field: bool = typer.Option(False, "--field", help="A field device: touch page, GPS from gpsd, GPS clock."),
+    replace: bool = typer.Option(False, "--replace", help="The id is already provisioned: replace that device "
+                                                          "(its certificate is revoked, the change recorded)."),
 ) -> None:
     """Take a device from nothing to ready: TLS certificate, signing and gallery keys, the hub's public key,
-    config, hub registration."""
+    config, hub registration. An id that is already provisioned is refused unless --replace."""
     if bool(opd) == all_opd:
         console.print("[red]Give the device's OPD with --opd CODE[/red] (it gets that OPD's faces only), or "
                       "--all-opd for a terminal every OPD's staff use (it gets the whole city's gallery).")
         raise typer.Exit(2)
+    from hadir.private_file import write_private
     from hadir_ops.provision import CertificateAuthority, ProvisionError, provision_device
     from hub.registry import DeviceRegistry, RegistryError
     from hub.service import hub_public_key_path
@@ -176,17 +190,43 @@ def device_provision(
     if embedded_broker and hub_data is None:
         console.print("[red]--embedded-broker needs --hub-data[/red] (the broker password is registered there).")
         raise typer.Exit(2)
+    master = None
+    if hub_data is not None:
+        problem = _hub_data_problem(hub_data)
+        if problem:
+            console.print(f"[red]{problem}[/red]", highlight=False, markup=False)
+            raise typer.Exit(2)
+        from hub.config import HubSettings
+        from hub.master import MasterData
+
+        master = MasterData(HubSettings(data_dir=hub_data).master_db)
+        if opd and (problem := master.opd_problem(opd)):
+            console.print(f"Not provisioned: {problem}", style="red", highlight=False, markup=False)
+            raise typer.Exit(2)
+        known = DeviceRegistry.in_dir(hub_data).get(device_id)
+        if known is not None and not known.revoked and not replace:
+            console.print(f"Not provisioned: device {device_id!r} is already registered at the hub; provisioning it "
+                          "again would replace its keys. Run again with --replace to replace it (the old "
+                          "certificate is revoked and the replacement recorded).", style="red", highlight=False,
+                          markup=False)
+            raise typer.Exit(2)
     key_file = hub_key or hub_public_key_path(hub_data)
     host, _, port = broker.rpartition(":")
     try:
         hub_public = key_file.read_text().strip()
         bundle = provision_device(CertificateAuthority.open(ca_dir), device_id, out, broker_host=host or broker,
                                   broker_port=int(port or 8883), source=source, hub_public_key=hub_public,
-                                  field=field)
+                                  field=field, replace=replace)
     except (ProvisionError, ValueError, OSError) as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"Not provisioned: {exc}", style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None
     console.print(f"Device bundle written to {bundle.folder}.")
+    if replace:
+        console.print(f"Replaced {device_id}: {bundle.replaced} old certificate(s) revoked; copy {ca_dir / 'ca.crl'} "
+                      "to the broker and reload it (systemctl reload mosquitto). The old signing key is no longer "
+                      "accepted once the new one is registered.", highlight=False)
+        if master is not None:
+            master.log("cli", "replace", "device", device_id, {"revoked_certificates": bundle.replaced})
     if hub_data:
         registry = DeviceRegistry.in_dir(hub_data)
         try:
@@ -203,13 +243,14 @@ def device_provision(
             for line in ('ca_file = "/etc/hadir/ca.crt"\n', 'cert_file = "/etc/hadir/device.crt"\n',
                          'key_file = "/etc/hadir/device.key"\n'):
                 text = text.replace(line, "")
-            toml.touch(mode=0o600)
-            toml.write_text(text)
+            write_private(toml, text)  # holds the broker password: 0600 even if the file was there before
             console.print("Broker password for the embedded broker written to edge.toml (keep it secret).")
     else:
         opd_arg = f" --opd {opd}" if opd else ""
+        replace_arg = " --replace" if replace else ""
         console.print(f"Register it at the hub: hadir-hub register-device {device_id} {bundle.public_key} "
-                      f"--box-key {bundle.box_public_key}{opd_arg} --config /etc/hadir/hub.toml")
+                      f"--box-key {bundle.box_public_key}{opd_arg}{replace_arg} --config /etc/hadir/hub.toml",
+                      highlight=False, markup=False)
 
 
 @device_app.command("revoke")

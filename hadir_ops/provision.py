@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hadir.contract import _DEVICE_ID_RE, DEVICE_ID_PATTERN, reserved_device_id
+from hadir.private_file import write_private
 from hadir.sealed import box_public_b64, new_box_key, save_box_key
 from hadir.signing import new_key, public_key_b64, save_private_key
 
@@ -36,9 +37,7 @@ def _now() -> dt.datetime:
 
 
 def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+    write_private(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()))
 
 
@@ -137,6 +136,17 @@ class CertificateAuthority:
         self.index_path.write_text(json.dumps(index, indent=1))
         return cert_path, key_path
 
+    def issued(self, common_name: str) -> list[str]:
+        """Serial numbers (hex) of the certificates issued to `common_name` that are not revoked."""
+        index = self._index()
+        return [s for s in index["issued"].get(common_name, []) if s not in index["revoked"]]
+
+    def record_replacement(self, common_name: str, revoked: int) -> None:
+        index = self._index()
+        index.setdefault("replaced", {}).setdefault(common_name, []).append(
+            {"at": _now().isoformat(), "revoked_certificates": revoked})
+        self.index_path.write_text(json.dumps(index, indent=1))
+
     def revoke(self, common_name: str) -> int:
         """Revoke every certificate issued to `common_name`; returns how many."""
         index = self._index()
@@ -166,11 +176,13 @@ class DeviceBundle:
     device_id: str
     public_key: str  # Ed25519, base64: what the hub registers
     box_public_key: str = ""  # X25519, base64: what the hub seals the device's galleries for
+    replaced: int = 0  # certificates of an earlier device with this id revoked by --replace
 
 
 def provision_device(ca: CertificateAuthority, device_id: str, out_dir: Path, *, broker_host: str = "127.0.0.1",
                      broker_port: int = 8883, source: str = "usb:0", gps: str = "none",
-                     hub_public_key: str | None = None, field: bool = False) -> DeviceBundle:
+                     hub_public_key: str | None = None, field: bool = False, replace: bool = False
+                     ) -> DeviceBundle:
     """Everything a device needs in one folder: TLS cert and key, CA cert, signing key, gallery key, the
     hub's public key (`hub_public_key`, base64: what the device verifies acks, galleries and assignments
     with; it refuses to run without it) and edge.toml. `field`: a hand-held field device (touch page, GPS
@@ -180,6 +192,16 @@ def provision_device(ca: CertificateAuthority, device_id: str, out_dir: Path, *,
     if reserved_device_id(device_id):
         raise ProvisionError(f"{device_id!r} is reserved for the hub (names starting with 'hadir' or 'hub-'): "
                              "a device certificate with it would carry the hub's broker rights")
+    existing = ca.issued(device_id)
+    if existing and not replace:
+        raise ProvisionError(f"device {device_id!r} is already provisioned ({len(existing)} valid certificate(s)): "
+                             "provisioning it again would replace its keys and the device now using them would stop "
+                             "working. To replace it (e.g. new hardware), run again with --replace: the old "
+                             "certificate is revoked and the replacement recorded.")
+    replaced = 0
+    if existing:
+        replaced = ca.revoke(device_id)  # before the new one is issued: revoke() takes every serial of the name
+        ca.record_replacement(device_id, replaced)
     out_dir.mkdir(parents=True, exist_ok=True)
     cert, tls_key = ca.issue(device_id, out_dir, stem="device")
     (out_dir / "ca.crt").write_bytes(ca.cert_path.read_bytes())
@@ -211,4 +233,4 @@ key_file = "/etc/hadir/device.key"
 [gps]
 mode = "{gps}"
 """)
-    return DeviceBundle(out_dir, device_id, public_key_b64(signing), box_public_b64(box))
+    return DeviceBundle(out_dir, device_id, public_key_b64(signing), box_public_b64(box), replaced)

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from hub.config import HubSettings
+from hub.registry import DeviceRegistry
 from hub.service import HUB_KEY_FILE, HUB_PUBLIC_FILE
 from hub.store.base import EventStore, StoredEvent
 
@@ -74,6 +75,14 @@ def backup(settings: HubSettings, store: EventStore, out: Path, *, ca_dir: Path 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise BackupError(f"{out} is not empty: give a new folder for each backup")
+    # A backup without the hub's identity or master data would restore nothing: refuse rather than report an
+    # empty backup as a success (e.g. the wrong data folder).
+    missing = [name for name in (HUB_KEY_FILE, DeviceRegistry.FILE) if not (settings.data_dir / name).is_file()]
+    if settings.master_db.startswith("sqlite:///") and not Path(settings.master_db.removeprefix("sqlite:///")).is_file():
+        missing.append(Path(settings.master_db.removeprefix("sqlite:///")).name)
+    if missing:
+        raise BackupError(f"{settings.data_dir} has no {', '.join(missing)}: not an initialised hub's data folder, "
+                          "nothing to back up (check data_dir in --config)")
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)
     n = 0

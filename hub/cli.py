@@ -22,19 +22,13 @@ def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HU
     """Start the broker (embedded unless configured otherwise), the ingest workers and the API until Ctrl-C."""
     import logging
 
-    from hadir.settings import load_settings
-    from hub.config import HubSettings
     from hub.service import Hub
 
     # One line per fact an operator needs: connections, batches, refusals with reasons, galleries, devices.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every InfluxDB request at info (two per board refresh, with the query): noise, not facts.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    try:
-        settings = load_settings(HubSettings, config)
-    except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]Bad hub configuration:[/red] {exc}")
-        raise typer.Exit(2) from None
+    settings = _settings(config, create=True)
     stop = threading.Event()
     # uvicorn re-raises the signal it caught after its clean shutdown: this handler makes that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -67,12 +61,44 @@ def run(config: Path = typer.Option(None, help="Hub config file (TOML); HADIR_HU
         raise typer.Exit(1) from None
 
 
-def _master(config: Path | None):
+def _settings(config: Path | None, *, create: bool = False):  # noqa: ANN202 - HubSettings, imported lazily
+    """The hub's settings for a command, from --config or HADIR_HUB_CONFIG (HADIR_HUB_* variables override
+    it). Never a silent default: without either (or HADIR_HUB_DATA_DIR) the command stops and says what to
+    pass, and unless `create` (run, migrate, restore) the data folder must be an initialised hub's."""
+    import os
+
     from hadir.settings import load_settings
     from hub.config import HubSettings
+    from hub.service import HUB_KEY_FILE
+
+    if config is None and os.environ.get("HADIR_HUB_CONFIG"):
+        config = Path(os.environ["HADIR_HUB_CONFIG"])
+    if config is None and not os.environ.get("HADIR_HUB_DATA_DIR"):
+        console.print("[red]No hub configuration given:[/red] pass --config /etc/hadir/hub.toml (or set "
+                      "HADIR_HUB_CONFIG to that file). Without it this command would use the built-in default "
+                      "data folder, which is probably not your hub's.", highlight=False)
+        raise typer.Exit(2)
+    try:
+        settings = load_settings(HubSettings, config)
+    except FileNotFoundError:
+        console.print(f"[red]Hub config file {config} not found:[/red] pass the hub's TOML file with --config "
+                      "(or HADIR_HUB_CONFIG).", highlight=False)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        console.print(f"[red]Bad hub configuration in {config}:[/red] {exc}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    if not create and not (settings.data_dir / HUB_KEY_FILE).is_file():
+        console.print(f"[red]{settings.data_dir} is not an initialised hub data folder[/red] (no {HUB_KEY_FILE}): "
+                      "check data_dir in the config you passed, or initialise it with 'hadir-hub migrate "
+                      "--config FILE' (or start the hub once).", highlight=False)
+        raise typer.Exit(2)
+    return settings
+
+
+def _master(config: Path | None):
     from hub.master import MasterData
 
-    return MasterData(load_settings(HubSettings, config).master_db)
+    return MasterData(_settings(config).master_db)
 
 
 def _user_change(action, *args) -> None:  # noqa: ANN001 - a hub.users function and its arguments
@@ -193,6 +219,10 @@ def add_opd(
                       "1-200 characters")
         raise typer.Exit(2)
     master = _master(config)
+    current = next((o for o in master.list(Opd) if o.code == code), None)
+    if current is not None and current.name == name:
+        console.print(f"OPD {code} ({name}) already exists, unchanged.", highlight=False)
+        return
     if master.update("cli", Opd, code, {"name": name}) is not None:
         console.print(f"OPD {code} renamed to {name!r}.")
         return
@@ -205,22 +235,45 @@ def register_device(
     device_id: str, public_key: str = typer.Argument(..., help="Device's Ed25519 public key, base64."),
     data_dir: Path = typer.Option(None, help="The hub's data folder (default: data_dir of --config)."),
     box_key: str = typer.Option(None, help="Device's X25519 gallery key, base64 (from its bundle)."),
-    opd: str = typer.Option(None), site: str = typer.Option(None),
+    opd: str = typer.Option(None, help="The device's OPD code (must exist: hadir-hub add-opd)."),
+    site: str = typer.Option(None),
+    replace: bool = typer.Option(False, "--replace", help="The id is registered with another key: replace it."),
     config: Path = CONFIG,
 ) -> None:
-    """Register (or re-register) a device's signing key so the hub accepts its events (the running hub
-    picks it up at the device's next event, no restart)."""
-    from hadir.settings import load_settings
+    """Register a device's signing key so the hub accepts its events (the running hub picks it up at the
+    device's next event, no restart). Another key for a registered device is refused unless --replace."""
     from hub.config import HubSettings
+    from hub.master import MasterData
     from hub.registry import DeviceRegistry
 
+    settings = _settings(config) if data_dir is None else HubSettings(data_dir=data_dir)
+    if not (settings.data_dir / "hub_signing.key").is_file():
+        console.print(f"[red]{settings.data_dir} is not an initialised hub data folder[/red]: give the hub's data "
+                      "folder or --config.", highlight=False)
+        raise typer.Exit(2)
+    master = MasterData(settings.master_db)
+    if opd and (problem := master.opd_problem(opd)):
+        console.print(f"Not registered: {problem}", style="red", highlight=False, markup=False)
+        raise typer.Exit(2)
+    registry = DeviceRegistry.in_dir(settings.data_dir)
+    known = registry.get(device_id)
+    replacing = known is not None and not known.revoked and known.public_key != public_key
+    if replacing and not replace:
+        console.print(f"Not registered: {device_id} is registered with another key. Registering this one replaces "
+                      "the device (the old key's events are refused from now on): run again with --replace.",
+                      style="red", highlight=False, markup=False)
+        raise typer.Exit(2)
     try:
-        folder = data_dir or load_settings(HubSettings, config).data_dir
-        DeviceRegistry.in_dir(folder).register(device_id, public_key, box_key_b64=box_key, opd=opd, site=site)
+        registry.register(device_id, public_key, box_key_b64=box_key, opd=opd, site=site)
     except ValueError as exc:
-        console.print(f"[red]Not registered:[/red] {exc}")
+        console.print(f"Not registered: {exc}", style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None
-    console.print(f"Device {device_id} registered.")
+    if replacing:
+        master.log("cli", "replace", "device", device_id, {"old_public_key": known.public_key,
+                                                            "new_public_key": public_key})
+        console.print(f"Device {device_id} replaced: the old key is no longer accepted (recorded in the audit log).")
+    else:
+        console.print(f"Device {device_id} registered.")
 
 
 @app.command()
@@ -232,11 +285,13 @@ def assign_device(
 ) -> None:
     """Move a registered device to another OPD (its key stays); the running hub sends it the new gallery
     at its next connection or gallery push."""
-    from hadir.settings import load_settings
-    from hub.config import HubSettings
+    from hub.master import MasterData
     from hub.registry import DeviceRegistry
 
-    settings = load_settings(HubSettings, config)
+    settings = _settings(config)
+    if opd and (problem := MasterData(settings.master_db).opd_problem(opd)):
+        console.print(f"Not assigned: {problem}", style="red", highlight=False, markup=False)
+        raise typer.Exit(2)
     if not DeviceRegistry.in_dir(settings.data_dir).assign(device_id, opd=opd, site=site):
         console.print(f"[red]{device_id} is not registered[/red]: register it first (hadir-hub register-device).")
         raise typer.Exit(2)
@@ -246,13 +301,15 @@ def assign_device(
 @app.command()
 def migrate(config: Path = typer.Option(None, help="Hub config file (TOML).")) -> None:
     """Bring the master-data database schema up to date (Alembic; safe to run on every upgrade)."""
-    from hadir.settings import load_settings
-    from hub.config import HubSettings
     from hub.migrate import upgrade
+    from hub.registry import DeviceRegistry
+    from hub.service import hub_public_key_path
 
-    settings = load_settings(HubSettings, config)
+    settings = _settings(config, create=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.master_db)
+    hub_public_key_path(settings.data_dir)  # the hub's identity: the data folder is now an initialised hub's
+    DeviceRegistry.in_dir(settings.data_dir)
     console.print(f"Master data schema is at the latest revision ({settings.master_db}).")
 
 
@@ -267,12 +324,10 @@ def enrol(
     from rich.table import Table
 
     from edge.infer.pipeline import FacePipeline
-    from hadir.settings import load_settings
-    from hub.config import HubSettings
     from hub.enrolment import Enrolment, enrol_many, photos_from_folder, photos_from_zip, template_key
     from hub.master import MasterData
 
-    settings = load_settings(HubSettings, config)
+    settings = _settings(config)
     try:
         items = photos_from_zip(photos) if photos.is_file() else photos_from_folder(photos)
     except (ValueError, OSError) as exc:
@@ -309,12 +364,10 @@ def import_employees(
     from rich.progress import Progress
     from rich.table import Table
 
-    from hadir.settings import load_settings
-    from hub.config import HubSettings
     from hub.employee_import import ImportError_, apply_plan, import_file
     from hub.master import MasterData
 
-    master = MasterData(load_settings(HubSettings, config).master_db)
+    master = MasterData(_settings(config).master_db)
     try:
         plan = import_file(master, file, date.today())
     except ImportError_ as exc:
@@ -354,13 +407,11 @@ def backup(
 
     The template key is never included: back it up apart (docs/operations.md).
     """
-    from hadir.settings import load_settings
     from hub.backup import BackupError
     from hub.backup import backup as make_backup
-    from hub.config import HubSettings
     from hub.service import open_store
 
-    settings = load_settings(HubSettings, config)
+    settings = _settings(config)
     store = open_store(settings)
     try:
         with console.status("Backing up events...") as status:
@@ -384,15 +435,13 @@ def restore(
     config: Path = typer.Option(None, help="Hub config file (TOML) of the fresh hub to restore into."),
 ) -> None:
     """Restore a checked backup into a fresh data folder and event store, then verify every device's chain."""
-    from hadir.settings import load_settings
     from hub.audit import verify_chain as verify
     from hub.backup import BackupError
     from hub.backup import restore as do_restore
-    from hub.config import HubSettings
     from hub.registry import DeviceRegistry
     from hub.service import open_store
 
-    settings = load_settings(HubSettings, config)
+    settings = _settings(config, create=True)
     store = open_store(settings)
     try:
         with console.status("Restoring events...") as status:
@@ -426,16 +475,10 @@ def retention(
     people who left); every run is audited. The running hub does this daily at retention.run_at (WIT)."""
     from rich.table import Table
 
-    from hadir.settings import load_settings
     from hadir.wit import WIT
-    from hub.config import HubSettings
     from hub.service import Hub
 
-    try:
-        settings = load_settings(HubSettings, config)
-    except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]Bad hub configuration:[/red] {exc}")
-        raise typer.Exit(2) from None
+    settings = _settings(config)
     hub = Hub(settings)
     try:
         report = hub.run_retention(dry_run=dry_run)
@@ -486,13 +529,11 @@ def verify_chain(
     config: Path = typer.Option(None, help="Hub config file (TOML)."),
 ) -> None:
     """For auditors: is this device's event chain intact over the range, or where does it first break?"""
-    from hadir.settings import load_settings
     from hub.audit import verify_chain as verify
-    from hub.config import HubSettings
     from hub.registry import DeviceRegistry
     from hub.service import open_store
 
-    settings = load_settings(HubSettings, config)
+    settings = _settings(config)
     store = open_store(settings)
     report = verify(store, DeviceRegistry.in_dir(settings.data_dir), device_id, start, end)
     store.close()

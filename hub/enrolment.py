@@ -22,6 +22,7 @@ from edge.infer.gallery import Gallery
 from edge.infer.pipeline import FacePipeline
 from edge.infer.templates import PhotoReport, face_to_template
 from hadir.contract import GalleryUpdate
+from hadir.private_file import write_private
 from hadir.sealed import seal_gallery
 from hub.master import AuditLog, Base, GalleryVersion, MasterData, Template  # noqa: F401 - Template re-exported
 from hub.photos import PhotoItem, PhotoRefused, decode_photo, photos_from_folder, photos_from_zip  # noqa: F401
@@ -49,9 +50,7 @@ def bump_gallery_version(master: MasterData) -> int:
 def template_key(path: Path) -> Fernet:
     """The template encryption key: a file (mode 600) beside, never inside, the database."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_bytes(Fernet.generate_key())
+        write_private(path, Fernet.generate_key())
     return Fernet(path.read_bytes())
 
 

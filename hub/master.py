@@ -227,6 +227,21 @@ class MasterData:
         s.add(AuditLog(at=datetime.now(timezone.utc), actor=actor, action=action, entity=obj.__tablename__,
                        entity_id=str(pk[0]), detail=json.loads(json.dumps(_jsonable(obj), default=str))))
 
+    def log(self, actor: str, action: str, entity: str, entity_id: str, detail: dict[str, Any]) -> None:
+        """An audit-log row for something that is not a master-data row (e.g. a device replaced)."""
+        with self.session() as s:
+            s.add(AuditLog(at=datetime.now(timezone.utc), actor=actor, action=action[:16], entity=entity[:32],
+                           entity_id=entity_id[:64], detail=detail))
+
+    def opd_problem(self, code: str) -> str | None:
+        """None if the OPD `code` exists; else what to tell the operator (the known codes, how to add one)."""
+        codes = sorted(o.code for o in self.list(Opd))
+        if code in codes:
+            return None
+        known = ", ".join(codes) if codes else "none yet"
+        return (f"unknown OPD {code!r} (known: {known}); add it first with: "
+                f"hadir-hub add-opd {code} \"<name as in SIASN>\" --config /etc/hadir/hub.toml")
+
     def add(self, actor: str, obj: Base) -> Base:
         with self.session() as s:
             s.add(obj)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hadir.contract import Channel, DeviceState, seq_epoch, topic
 from hadir.mqtt import MqttSettings
+from hadir.private_file import write_private
 from hadir.signing import load_or_create_key, save_public_key, sign_message
 from hub.assignments import AssignmentPublisher
 from hub.broker import EmbeddedBroker
@@ -48,8 +49,7 @@ def hub_public_key_path(data_dir: Path) -> Path:
 
 def _secret(path: Path) -> str:
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32))
+        write_private(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 
@@ -69,9 +69,7 @@ def scrape_token(data_dir: Path) -> str:
     a file made once beside the hub's data, readable by the hub's user only."""
     path = data_dir / "metrics.token"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32) + "\n")
+        write_private(path, secrets.token_urlsafe(32) + "\n")
     return path.read_text().strip()
 
 

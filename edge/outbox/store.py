@@ -273,8 +273,13 @@ class Outbox:
         return last_seq + 1, last_hash
 
     def _mark(self, issued: int) -> None:
-        """Durably note that `issued` is given out, before the transaction recording it commits."""
-        self.watermark.write(Mark(issued, self._unacked_from(issued) or issued))
+        """Durably note that `issued` is recorded, right after its commit. (Before the commit, a kill between
+        the two would report a loss and start a new epoch for an event that was never recorded; after it, a
+        kill in between that also loses the WAL misses only that one event.)"""
+        try:
+            self.watermark.write(Mark(issued, self._unacked_from(issued) or issued))
+        except OSError as exc:  # the event is recorded; the next one writes the mark again
+            log.critical("outbox watermark %s not written: %s", self.watermark.path, exc)
 
     def _insert(self, event: AttendanceEvent) -> None:
         if event.seq <= self._scan_from:  # a new epoch may number below older ones: scan from it
@@ -291,19 +296,16 @@ class Outbox:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                before = self._db.execute("SELECT last_seq FROM chain").fetchone()[0]
                 seq, prev = self._next()
                 event = build(seq, prev)
                 if event.seq != seq or event.prev_hash != prev:
                     raise ValueError("event built with the wrong sequence or previous hash")
                 self._insert(event)
-                self._mark(seq)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
-                if self.watermark.mark is not None and self.watermark.mark.issued != before:
-                    self._mark(before)  # not recorded after all: a kill here would report a loss, which is true
                 raise
+            self._mark(seq)
         return event
 
     def epoch(self) -> int:
@@ -334,11 +336,11 @@ class Outbox:
                     self._sent.pop(old_seq, None)
                     new_keys.append(event.key)
                     seq, prev = seq + 1, event.event_hash()
-                self._mark(seq - 1)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            self._mark(seq - 1)
         log.warning("re-recorded %d events under a new outbox epoch: the hub held other events under their keys",
                     len(new_keys))
         return new_keys

@@ -2,8 +2,8 @@
 
 The outbox itself cannot say what it lost: a 0-byte file, a file replaced by an older image or a WAL
 lost after a kill (committed events not yet checkpointed) all open as a smaller, self-consistent
-outbox. This file is written and fsynced *before* each event's commit, so at the next start
-`issued` > what the outbox holds means events were issued and are gone; `unacked_from` (the oldest event
+outbox. This file is written and fsynced right after each event's commit, so at the next start
+`issued` > what the outbox holds means events were recorded and are gone; `unacked_from` (the oldest event
 not yet acknowledged at that moment) bounds the range that may never have reached the hub.
 
 Two fixed 32-byte slots written alternately with a counter and a CRC: a write torn by a power cut

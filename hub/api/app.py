@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from hadir.private_file import write_private
 from hub.api import errors
 from hub.api.auth import INVALID, read_token, still_valid
 from hub.api.errors import ApiError
@@ -50,9 +51,7 @@ def api_secret(data_dir: Path) -> bytes:
     """The token-signing key: a file beside the hub's data, made once, readable by the hub only."""
     path = data_dir / "api.secret"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_bytes(secrets.token_bytes(32))
+        write_private(path, secrets.token_bytes(32))
     return path.read_bytes()
 
 

@@ -25,6 +25,7 @@ RECEIVED = datetime(2026, 11, 24, tzinfo=timezone.utc)
 
 def _hub_with_history(data_dir, n=25):
     settings = HubSettings(data_dir=data_dir)
+    hub_public_key_path(data_dir)  # the hub's identity, made at its first start
     key = new_key()
     DeviceRegistry.in_dir(data_dir).register("pi-dinkes-01", public_key_b64(key), opd="DINKES")
     master = MasterData(settings.master_db)
@@ -51,6 +52,18 @@ def test_backup_then_restore_into_fresh_stores_keeps_every_event_and_the_chain(t
     assert verify_chain(fresh_store, DeviceRegistry.in_dir(fresh.data_dir), "pi-dinkes-01").intact
     assert MasterData(fresh.master_db).employee("1987001").name == "Budi"
     assert (tmp_path / "ca2" / "ca.crt").read_text() == "cert"
+
+
+def test_backup_of_a_folder_that_is_no_hub_is_refused(tmp_path):
+    """The wrong (or default) data folder: no hub key, registry or master data. Not an empty 'success'."""
+    settings = HubSettings(data_dir=tmp_path / "not-a-hub")
+    store = open_store(settings)
+    try:
+        with pytest.raises(BackupError, match="hub_signing.key, devices.sqlite, master.sqlite"):
+            backup(settings, store, tmp_path / "backup")
+    finally:
+        store.close()
+    assert not (tmp_path / "backup").exists()
 
 
 def test_the_restored_hub_keeps_its_identity_so_field_devices_and_prometheus_still_trust_it(tmp_path):

@@ -52,6 +52,7 @@ def test_add_opd_and_register_device_read_the_hub_config(tmp_path):
     config = tmp_path / "hub.toml"
     config.write_text(f'data_dir = "{data}"\n')
     cli = CliRunner()
+    assert cli.invoke(app, ["migrate", "--config", str(config)]).exit_code == 0  # README: migrate first
     made = cli.invoke(app, ["add-opd", "DINKES", "Dinas Kesehatn", "--config", str(config)])
     renamed = cli.invoke(app, ["add-opd", "DINKES", "Dinas Kesehatan", "--config", str(config)])
     assert made.exit_code == 0 and renamed.exit_code == 0 and "renamed" in renamed.output, made.output + renamed.output
