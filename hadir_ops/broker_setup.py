@@ -4,6 +4,11 @@ Debian's /etc/mosquitto/mosquitto.conf already sets `persistence` and `persisten
 conf.d/; Hadir's conf.d file must not set them again (Mosquitto refuses a duplicate). The broker runs as
 user `mosquitto`: its private key is made readable by that group (0640), never by everyone. The hub's
 client certificate goes beside the hub config with the names `firmware_config/hub.example.toml` uses.
+
+The hub's certificate comes from a CA of its own (`<ca-dir>/hub-ca`), and the hub's loopback listener
+trusts only that CA: a device certificate (city CA) cannot connect there at all, so it can neither take
+over a hub worker's client id nor act as the hub. The devices' listener trusts only the city CA, forces
+the client id to the certificate's CN, and the ACL gives a device CN its own topics only.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from hadir_ops.provision import CertificateAuthority
+from hadir_ops.provision import CA_NAME, CertificateAuthority
 
 HUB_CN = "hadir-hub"
+HUB_CA_FOLDER = "hub-ca"  # inside the city CA's folder: issues the hub's client certificate only
 ACL = """# Each device may only write its own uplink subtree and read its own downlink subtree.
 pattern write absensi/v1/%u/up/#
 pattern read absensi/v1/%u/down/#
@@ -37,10 +43,12 @@ def render_config(mosquitto_dir: Path = Path("/etc/mosquitto"), port: int = 8883
     `hub_port` (default `port` + 1), bound to loopback."""
     certs = mosquitto_dir / "certs"
     hub_port = port + 1 if hub_port is None else hub_port
-    tls = f"""cafile {certs}/hadir-ca.crt
+
+    def tls(ca: str) -> str:
+        return f"""cafile {certs}/{ca}.crt
 certfile {certs}/broker.crt
 keyfile {certs}/broker.key
-crlfile {certs}/hadir-ca.crl
+crlfile {certs}/{ca}.crl
 require_certificate true
 use_identity_as_username true
 """
@@ -62,12 +70,14 @@ acl_file {mosquitto_dir}/hadir.acl
 # Revocation: write the new CRL here and send SIGHUP (systemctl reload mosquitto): the CRL is reread and
 # the revoked certificate is refused from its next connection, no restart (docs/operations.md).
 listener {port}
-{tls}use_username_as_clientid true
+{tls("hadir-ca")}use_username_as_clientid true
 
 # The hub (CN hadir-hub) on its own listener: its workers need distinct client ids (hub-<instance>-ingest-N)
-# under one certificate. Bind it where only the hub can reach it (here: the broker host itself).
+# under one certificate, so the client id cannot be forced here. Instead only the hub's own CA is trusted:
+# a device certificate is refused at the TLS handshake (it cannot take over a hub worker's id or act as the
+# hub), and the hub's certificate is refused on the devices' listener. Bound to loopback as well.
 listener {hub_port} 127.0.0.1
-{tls}"""
+{tls("hadir-hub-ca")}"""
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,14 @@ def _share_with_group(path: Path, group: str) -> None:
     os.chmod(path, 0o640)
     if os.geteuid() == 0 and _group_exists(group):
         shutil.chown(path, user="root", group=group)
+
+
+def hub_ca_of(ca: CertificateAuthority) -> CertificateAuthority:
+    """The CA that issues the hub's client certificate only (made on the first setup, kept with the city CA)."""
+    folder = ca.folder / HUB_CA_FOLDER
+    if (folder / "ca.key").is_file():
+        return CertificateAuthority.open(folder)
+    return CertificateAuthority.init(folder, f"{CA_NAME} (hub only)")
 
 
 def lay_out(ca: CertificateAuthority, hosts: tuple[str, ...], *, mosquitto_dir: Path = Path("/etc/mosquitto"),
@@ -120,9 +138,14 @@ def lay_out(ca: CertificateAuthority, hosts: tuple[str, ...], *, mosquitto_dir: 
     acl.write_text(ACL)
     for path in (config, acl):
         os.chmod(path, 0o644)
+    hub_ca = hub_ca_of(ca)
+    shutil.copyfile(hub_ca.cert_path, certs / "hadir-hub-ca.crt")
+    shutil.copyfile(hub_ca.crl_path, certs / "hadir-hub-ca.crl")
+    for public in (certs / "hadir-hub-ca.crt", certs / "hadir-hub-ca.crl"):
+        os.chmod(public, 0o644)
     if hub_dir is not None:
         hub_dir.mkdir(parents=True, exist_ok=True)
-        cert, key = ca.issue(HUB_CN, hub_dir)
-        shutil.copyfile(ca.cert_path, hub_dir / "ca.crt")
+        cert, key = hub_ca.issue(HUB_CN, hub_dir)
+        shutil.copyfile(ca.cert_path, hub_dir / "ca.crt")  # the hub checks the broker's certificate with it
         _share_with_group(key, hub_group)
     return BrokerFiles(config, acl, certs, hub_dir)

@@ -105,11 +105,16 @@ def ca_issue(common_name: str = typer.Argument(..., help="CN: 'hadir-hub' for th
              out: Path = typer.Option(..., help="Folder for <name>.crt and <name>.key."), ca_dir: Path = CA_DIR,
              server: bool = typer.Option(False, help="A server certificate (the broker) instead of a client one."),
              host: list[str] = typer.Option([], help="Server host names or IPs (repeat).")) -> None:
-    """Issue a certificate for the broker (--server --host ...) or the hub's MQTT client."""
+    """Issue a certificate for the broker (--server --host ...) or the hub's MQTT client (CN hadir-hub: from the
+    hub's own CA, the only one the broker's hub listener trusts)."""
+    from hadir_ops.broker_setup import HUB_CN, hub_ca_of
     from hadir_ops.provision import CertificateAuthority, ProvisionError
 
     try:
-        cert, key = CertificateAuthority.open(ca_dir).issue(common_name, out, server=server, hosts=tuple(host))
+        ca = CertificateAuthority.open(ca_dir)
+        if common_name == HUB_CN and not server:
+            ca = hub_ca_of(ca)
+        cert, key = ca.issue(common_name, out, server=server, hosts=tuple(host))
     except ProvisionError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
