@@ -146,12 +146,12 @@ def broker_setup(
                   "hadir-hub.key). Restart Mosquitto: systemctl restart mosquitto")
 
 
-def _hub_data_problem(folder: Path) -> str | None:
+def _hub_data_problem(folder: Path, need_master: bool) -> str | None:
     """Why `folder` is not a hub data folder provisioning can register into (None: it is)."""
     if not (folder / "hub_signing.key").is_file():
         return (f"{folder} is not an initialised hub data folder (no hub_signing.key): give the hub's data_dir, "
                 "initialised by 'hadir-hub migrate --config FILE' or the hub's first start")
-    if not (folder / "master.sqlite").is_file():
+    if need_master and not (folder / "master.sqlite").is_file():
         return (f"no master data in {folder} (master.sqlite) to check the OPD against: provision with --hub-key "
                 "and register with 'hadir-hub register-device ... --config FILE'")
     return None
@@ -197,14 +197,15 @@ def device_provision(
         raise typer.Exit(2)
     master = None
     if hub_data is not None:
-        problem = _hub_data_problem(hub_data)
+        problem = _hub_data_problem(hub_data, need_master=bool(opd))
         if problem:
-            console.print(f"[red]{problem}[/red]", highlight=False, markup=False)
+            console.print(problem, style="red", highlight=False, markup=False)
             raise typer.Exit(2)
         from hub.config import HubSettings
         from hub.master import MasterData
 
-        master = MasterData(HubSettings(data_dir=hub_data).master_db)
+        if (hub_data / "master.sqlite").is_file():
+            master = MasterData(HubSettings(data_dir=hub_data).master_db)
         if opd and (problem := master.opd_problem(opd)):
             console.print(f"Not provisioned: {problem}", style="red", highlight=False, markup=False)
             raise typer.Exit(2)

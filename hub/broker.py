@@ -13,9 +13,50 @@ import ipaddress
 import logging
 import socket
 import threading
+import time
+from collections import Counter
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 10.0  # a connection that has not sent CONNECT by then is closed
+
+
+class RefusedConnections:
+    """Connections the embedded broker refused (bad or no credentials, no CONNECT in time), counted for the
+    metrics and logged aggregated: the first at once, then at most one line per `every_s` saying how many,
+    so a scanner or a misconfigured device cannot flood the log."""
+
+    def __init__(self, every_s: float = 60.0):
+        self.every_s = every_s
+        self.total = 0
+        self.by_reason: Counter[str] = Counter()
+        self._unlogged = 0
+        self._logged_at = -1e18
+        self._lock = threading.Lock()
+
+    def refused(self, reason: str, detail: str) -> None:
+        with self._lock:
+            self.total += 1
+            self.by_reason[reason] += 1
+            self._unlogged += 1
+            now = time.monotonic()
+            if now - self._logged_at < self.every_s:
+                return
+            n, self._unlogged, self._logged_at = self._unlogged, 0, now
+        log.warning("broker: refused %d connection(s)%s; latest: %s (%s)", n,
+                    f" in the last {self.every_s:.0f} s" if n > 1 else "", reason, detail)
+
+
+REFUSALS = RefusedConnections()
+
+
+class _DropRefusalNoise(logging.Filter):
+    """amqtt logs every refused connection at warning; they are counted and logged aggregated instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("not authorized" in message or "connect timeout" in message)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -36,10 +77,18 @@ def _auth_first_broker():  # noqa: ANN202 - a Broker subclass, built lazily (amq
     from amqtt.utils import gen_client_id
 
     class AuthFirstBroker(Broker):
+        connect_timeout_s = CONNECT_TIMEOUT_S
+
         async def _initialize_client_session(self, reader, writer, remote_address, remote_port):  # noqa: ANN001, ANN202
             try:
-                handler, session = await BrokerProtocolHandler.init_from_connect(reader, writer,
-                                                                                 self.plugins_manager)
+                handler, session = await asyncio.wait_for(
+                    BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager),
+                    self.connect_timeout_s)
+            except TimeoutError:
+                # An idle connection would otherwise hold a socket (and a file descriptor) forever.
+                REFUSALS.refused("connect timeout", f"no CONNECT from {remote_address} in {self.connect_timeout_s} s")
+                await writer.close()
+                raise AMQTTError(f"connect timeout: {remote_address}") from None
             except (AMQTTError, MQTTError, NoDataError) as exc:
                 raise AMQTTError(exc) from exc
             if not await self._authenticate(session, None):
@@ -99,7 +148,7 @@ class EmbeddedBroker:
     """Runs amqtt in a thread of its own with its own event loop."""
 
     def __init__(self, registry_path: Path, hub_secret: str, host: str = "127.0.0.1", port: int = 0, *,
-                 allow_lan: bool = False):
+                 allow_lan: bool = False, connect_timeout_s: float = CONNECT_TIMEOUT_S):
         if not _loopback(host) and not allow_lan:
             raise RuntimeError(f"the embedded broker has no TLS: refusing to listen on {host}; bind 127.0.0.1, "
                                "use Mosquitto with mTLS, or set embedded_broker_lan = true for a closed network")
@@ -107,6 +156,7 @@ class EmbeddedBroker:
 
         self.registry_path, self.hub_secret_hash = str(registry_path), secret_hash(hub_secret)
         self.host, self.port = host, port or free_port(host)
+        self.connect_timeout_s = connect_timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._broker = None
@@ -127,6 +177,7 @@ class EmbeddedBroker:
 
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger("amqtt.broker").addFilter(_DropRefusalNoise())
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
             "plugins": {
@@ -139,6 +190,7 @@ class EmbeddedBroker:
         asyncio.set_event_loop(self._loop)
         try:
             self._broker = Broker(config, loop=self._loop)
+            self._broker.connect_timeout_s = self.connect_timeout_s
             self._loop.run_until_complete(self._broker.start())
         except BaseException as exc:  # reported to start()
             self._error = exc

@@ -4,9 +4,9 @@
 - A device connects with its device id as user name *and* client id (so it cannot take over another
   device's session) and the broker password issued at provisioning (only a hash is kept, in the registry).
   A revoked device is refused at connect and its publishes are dropped from the moment of revocation.
-- A device may publish only to its own `up/event|state|telemetry` (its last will only to its own
+- A device may publish only to its own `up/event|state|telemetry|report` (its last will only to its own
   `up/state`) and read only its own `down/*`; the hub reads every `up/*` and writes every `down/*`.
-- Anonymous clients are refused.
+- Anonymous clients are refused; refusals are counted and logged aggregated (hub/broker.py, REFUSALS).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 
 from hadir.contract import _DEVICE_ID_RE, TOPIC_ROOT, reserved_device_id
+from hub.broker import REFUSALS
 from hub.registry import DeviceRegistry
 
 log = logging.getLogger(__name__)
 
 HUB_USER = "hadir-hub"
 HUB_CLIENT_PREFIX = "hub-"
-_DEVICE_UP = ("up/event", "up/state", "up/telemetry")
+_DEVICE_UP = ("up/event", "up/state", "up/telemetry", "up/report")
 _DEVICE_DOWN = ("down/ack", "down/gallery", "down/assignments", "down/#")
 _HUB_DOWN = ("down/ack", "down/gallery", "down/assignments")
 
@@ -58,7 +59,7 @@ class HadirAuthPlugin(_RegistryPlugin, BaseAuthPlugin):
         user, client_id = _text(session.username), _text(session.client_id)
         password = _text(session.password)
         if not user or not password:
-            log.warning("broker: refused client %r without credentials", client_id)
+            REFUSALS.refused("no credentials", f"client {client_id!r}")
             return False
         if user == HUB_USER:
             ok = client_id.startswith(HUB_CLIENT_PREFIX) and hmac.compare_digest(
@@ -68,7 +69,7 @@ class HadirAuthPlugin(_RegistryPlugin, BaseAuthPlugin):
                   and (not session.will_flag or _text(session.will_topic) == f"{TOPIC_ROOT}/{user}/up/state")
                   and self._registry().broker_secret_ok(user, password))
         if not ok:
-            log.warning("broker: refused client %r (user %r)", client_id, user)
+            REFUSALS.refused("bad credentials", f"client {client_id!r}, user {user!r}")
         return ok
 
 
@@ -101,7 +102,7 @@ class HadirTopicPlugin(_RegistryPlugin, BaseTopicPlugin):
             if action is Action.PUBLISH:
                 return bool(_DEVICE_ID_RE.match(device)) and leaf in _HUB_DOWN
             if action is Action.SUBSCRIBE:
-                return device == "+" and leaf in ("up/#", "up/event", "up/state", "up/telemetry")
+                return device == "+" and leaf in ("up/#", *_DEVICE_UP)
             return leaf in _DEVICE_UP  # receive
         if not user or device != user:
             return False

@@ -15,7 +15,7 @@ from hadir.mqtt import MqttSettings
 from hadir.private_file import write_private
 from hadir.signing import load_or_create_key, save_public_key, sign_message
 from hub.assignments import AssignmentPublisher
-from hub.broker import EmbeddedBroker
+from hub.broker import REFUSALS, EmbeddedBroker
 from hub.broker_auth import HUB_USER
 from hub.config import HubSettings
 from hub.ingest.gps_checks import GpsHistory
@@ -101,6 +101,7 @@ class Hub:
         self.hub_public_key = self.hub_key.public_key()
         self.quarantine = Quarantine(d / "quarantine.sqlite")
         self.metrics = IngestMetrics()
+        self.metrics.broker_refused.set_function(lambda: REFUSALS.total)
         policy = VerifyPolicy(self.settings.clock_tolerance_s, self.settings.trust_replay_clock,
                               self.settings.backlog_tolerance_days * 86400, self.settings.month_close_day,
                               month_closed=self._month_closed)

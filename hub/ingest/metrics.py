@@ -27,6 +27,8 @@ class IngestMetrics:
                                  "hold (at the report; -1: range unknown)", ["device"], registry=r)
         self.unannounced_epochs = Gauge("hadir_device_epochs_unannounced", "outbox epochs seen in events that their "
                                         "device never announced (events may be lost unreported)", registry=r)
+        self.broker_refused = Gauge("hadir_broker_refused_connections", "connections the embedded broker refused "
+                                    "since the hub started (no or bad credentials, no CONNECT in time)", registry=r)
         self.online = Gauge("hadir_devices_online", "devices whose last state is online", registry=r)
         # Per device (a city has a few hundred): what the fleet alerts need.
         self.device_seen = Gauge("hadir_device_last_telemetry_timestamp_seconds",

@@ -612,3 +612,44 @@ def test_unannounced_epoch_change_is_flagged(tmp_path, mosquitto, hub_on, fault_
     chain = verify_chain(hub.store, hub.registry, dev)
     assert hub.metrics.unannounced_epochs._value.get() == 0
     assert chain.status == "gap reported by device" and "new_outbox" in chain.summary()
+
+
+def test_embedded_broker_aggregates_refusals_and_closes_idle_connections(tmp_path, fault_report, caplog,
+                                                                         monkeypatch):
+    """25 unauthenticated connects make at most a couple of log lines, all counted in the metric; a socket
+    that never sends CONNECT is closed after the connect timeout instead of being held forever."""
+    import logging
+    import socket
+
+    from hub.broker import REFUSALS, EmbeddedBroker
+
+    settings = HubSettings(data_dir=tmp_path / "hub", mqtt=MqttSettings(port=0, protocol=311))
+    with Hub(settings) as hub:
+        before = REFUSALS.total
+        monkeypatch.setattr(REFUSALS, "_logged_at", -1e18)  # as after a quiet minute: the next refusal is logged
+        caplog.set_level(logging.WARNING)
+        caplog.clear()
+        for n in range(25):
+            s = MqttSettings(port=hub.broker.port, protocol=311, username=f"pi-scan-{n:02d}", password="guess")
+            client = make_client(s, f"pi-scan-{n:02d}", clean=True)
+            with pytest.raises(ConnectionError):
+                connect(client, s, clean=True, timeout=5)
+            client.loop_stop()
+        lines = [r for r in caplog.records if "refused" in r.getMessage() or "not authorized" in r.getMessage()]
+        scraped = [s for m in hub.metrics.registry.collect() for s in m.samples
+                   if s.name == "hadir_broker_refused_connections"]
+        fault_report("broker refusal flood", f"25 bad logins: {len(lines)} log lines, metric "
+                                             f"hadir_broker_refused_connections={scraped[0].value:.0f}")
+        assert REFUSALS.total - before == 25 and scraped[0].value >= 25
+        assert 1 <= len(lines) <= 2, [r.getMessage() for r in lines]
+    broker = EmbeddedBroker(tmp_path / "hub" / "devices.sqlite", "secret", connect_timeout_s=1.0).start()
+    try:
+        idle = socket.create_connection(("127.0.0.1", broker.port), timeout=5)
+        started = time.monotonic()
+        assert idle.recv(1) == b""  # the broker closed it
+        waited = time.monotonic() - started
+        idle.close()
+        fault_report("idle connection", f"no CONNECT sent: closed by the broker after {waited:.1f} s")
+        assert 0.5 <= waited < 4
+    finally:
+        broker.stop()
