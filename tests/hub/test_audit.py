@@ -12,6 +12,7 @@ from helpers import chain
 from hadir.signing import new_key, public_key_b64
 from hub.audit import verify_chain
 from hub.registry import DeviceRegistry
+from hub.service import hub_public_key_path
 from hub.store.base import StoredEvent
 from hub.store.sqlite_store import SqliteEventStore
 
@@ -21,6 +22,7 @@ DEV = "pi-audit-01"
 @pytest.fixture
 def stored(tmp_path):
     key = new_key()
+    hub_public_key_path(tmp_path)  # an initialised hub data folder, as the CLI requires
     registry = DeviceRegistry.in_dir(tmp_path)
     registry.register(DEV, public_key_b64(key))
     store = SqliteEventStore(tmp_path / "events.sqlite")
@@ -75,3 +77,24 @@ def test_verify_chain_command_exit_codes(stored):
         db.execute("DELETE FROM events WHERE key = ?", (f"{DEV}:2",))
     bad = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 1 and "BROKEN at seq 2" in bad.stdout
+
+
+def test_a_gap_the_device_reported_is_shown_as_such_and_an_unreported_one_still_breaks(stored):
+    from datetime import datetime, timezone
+
+    from hadir.contract import OutboxReport
+
+    store, registry, _, _ = stored
+    with sqlite3.connect(stored[3] / "events.sqlite") as db:
+        db.executemany("DELETE FROM events WHERE key = ?", [(f"{DEV}:{n}",) for n in (4, 5, 6)])
+    assert verify_chain(store, registry, DEV).break_seq == 4  # before the device says anything: a break
+    report = OutboxReport(key=f"{DEV}:epoch:7", device_id=DEV, epoch=7, reason="outbox_rolled_back",
+                          at=datetime.now(timezone.utc), lost_epoch=0, lost_from=4, lost_to=6)
+    registry.epochs.record_report(report, datetime.now(timezone.utc), store)
+    found = verify_chain(store, registry, DEV)
+    assert (found.status, found.intact, found.break_seq) == ("gap reported by device", False, None)
+    assert "seq 4..6, 3 events not at the hub" in found.summary(), found.summary()
+    with sqlite3.connect(stored[3] / "events.sqlite") as db:
+        db.execute("DELETE FROM events WHERE key = ?", (f"{DEV}:9",))
+    broken = verify_chain(store, registry, DEV)
+    assert broken.status == "BROKEN" and broken.break_seq == 9 and "gap reported by device" in broken.summary()

@@ -26,6 +26,8 @@ def exported_names() -> set[str]:
     metrics.device_free_mb.labels("pi-x-01").set(1)
     metrics.flagged.labels("chain_break").inc()
     metrics.rejected.labels("bad_signature").inc()
+    metrics.loss_reports.labels("outbox_damaged").inc()
+    metrics.device_lost.labels("pi-x-01").set(1)
     metrics.lag.observe(1)
     text = generate_latest(metrics.registry).decode()
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
