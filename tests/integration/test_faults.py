@@ -546,6 +546,10 @@ def _after_loss(hub: Hub, port: int, dev: str, path: Path, key, fault_report, na
     fault_report(name, f"{lost} unsent events gone with the outbox: device said {outbox.recovered!r}; hub: "
                        f"{problem.problem()}; metric hadir_device_events_lost={gauge:.0f}; audit: {chain.summary()}")
     assert problem.lost_missing == lost and gauge == lost
+    from hub.review import device_losses
+
+    (shown,) = device_losses(hub.registry.epochs, {dev}, utcnow() - timedelta(hours=1), utcnow())
+    assert shown.kind == "hilang" and f"{lost} event tidak sampai ke hub" in shown.reason, shown
     assert not chain.intact and chain.status == "gap reported by device" and "gap reported by device" in chain.summary()
     assert f"{lost} events not at the hub" in chain.summary()
     return outbox
@@ -566,18 +570,29 @@ def test_zero_byte_outbox_reports_its_unsent_events(tmp_path, mosquitto, hub_on,
 
 
 def test_lost_wal_after_a_kill_reports_the_committed_events(tmp_path, mosquitto, hub_on, fault_report):
-    """The outbox file is copied without its -wal while the device runs: exactly what a kill followed by the
-    loss of the WAL leaves (the last 6 committed events were never checkpointed into the file)."""
+    """A device process records 6 events (committed to the outbox's WAL, not yet checkpointed into the file)
+    and is SIGKILLed; the WAL is then lost (e.g. an SD card that did not keep it): the 6 are gone."""
     hub = hub_on(mosquitto.port)
     dev = "pi-walgone-01"
-    key, path, outbox = _loss_setup(hub, mosquitto.port, dev, tmp_path, 12, 6)
-    crashed = tmp_path / "crashed" / "outbox.sqlite"
-    crashed.parent.mkdir()
-    shutil.copy(path, crashed)
-    shutil.copy(str(path) + ".hwm", str(crashed) + ".hwm")
+    key, path, outbox = _loss_setup(hub, mosquitto.port, dev, tmp_path, 12, 0)
     old_epoch = outbox.epoch()
     outbox.close()
-    outbox = _after_loss(hub, mosquitto.port, dev, crashed, key, fault_report, "WAL lost", 6)
+    script = (f"import sys, time; sys.path.insert(0, {str(HERE.parent)!r})\n"
+              "from helpers import event\nfrom edge.outbox.store import Outbox\n"
+              "from hadir.signing import load_private_key, sign_event\n"
+              f"key = load_private_key(__import__('pathlib').Path({str(tmp_path / f'{dev}.key')!r}))\n"
+              f"box = Outbox(__import__('pathlib').Path({str(path)!r}), min_free_mb=1, alarm_free_mb=2)\n"
+              f"for _ in range(6): box.append(lambda seq, prev: sign_event(event({dev!r}, seq, prev, None), key))\n"
+              "print('recorded', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "recorded"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    wal = Path(str(path) + "-wal")
+    assert wal.stat().st_size > 0  # the 6 events are there, and only there
+    wal.unlink()
+    Path(str(path) + "-shm").unlink(missing_ok=True)
+    outbox = _after_loss(hub, mosquitto.port, dev, path, key, fault_report, "WAL lost after SIGKILL", 6)
     assert "outbox_rolled_back" in outbox.recovered and outbox.epoch() != old_epoch
     assert hub.store.count() == 17 and hub.metrics.rejected_counts().get("fork", 0) == 0
 
