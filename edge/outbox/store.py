@@ -231,7 +231,9 @@ class Outbox:
         """A new epoch for the events recorded from now on, and its report; returns the last seq before its
         first event. Committed before the watermark moves to it (see the check at open)."""
         row = self._db.execute("SELECT last_seq FROM chain").fetchone()
-        prev_epoch = seq_epoch(row[0]) if row else None
+        # The epoch the watermark names: what the check at the next open compares with (see there).
+        mark = self.watermark.mark
+        prev_epoch = seq_epoch(mark.issued) if mark is not None else (seq_epoch(row[0]) if row else None)
         epoch = new_epoch()
         start = make_seq(epoch, 1) - 1
         body = {"epoch": epoch, "reason": reason, "at": datetime.now(timezone.utc).isoformat(), "detail": detail[:300]}

@@ -71,6 +71,7 @@ class DeviceLink:
         self._wake = threading.Event()
         self._sender: threading.Thread | None = None
         self._reports_sent_at = -1e9  # when the outbox's epoch reports were last published
+        self._unsigned_said = False
 
     def _state(self, state: str) -> bytes:
         return DeviceState(device_id=self.device_id, state=state, at=utcnow(), software=self.software,
@@ -125,6 +126,7 @@ class DeviceLink:
         self._on_ack(msg)
 
     def _on_ack(self, ack: Ack) -> None:
+        greeting = ack.resend or (not ack.keys and not ack.rejected)  # before report keys are taken out
         reports = [k for k in ack.keys if k.startswith(f"{self.device_id}:epoch:")]
         if reports:
             self._reports_acked(ack, set(reports))
@@ -133,7 +135,8 @@ class DeviceLink:
                                                      if k not in reports]})
         if ack.keys:
             self.last_ack_at = utcnow()
-        if ack.resend or (not ack.keys and not ack.rejected):
+        if greeting:
+            self._reports_sent_at = -1e9  # and the reports it has not acknowledged
             # The hub greets us after its restart, or lost events it had acknowledged (restored from a
             # backup): resend what it lacks, and tell it what we hold (it checks our acked_through).
             if ack.resend:
@@ -155,6 +158,7 @@ class DeviceLink:
             if forks and self.signer is not None:
                 key = self.signer
                 self.reissued += self.outbox.reissue(forks, lambda ev: sign_event(ev, key))
+                self._reports_sent_at = -1e9  # announce the new epoch before its events go out
             other = {k: why for k, why in ack.rejected.items() if why != "fork" or self.signer is None}
             if other:
                 # Never deleted: the hub did not store them. Kept aside and reported in the device state.
@@ -186,7 +190,9 @@ class DeviceLink:
         self._reports_sent_at = now
         bodies = self.outbox.pending_reports()
         if bodies and self.signer is None:
-            log.error("%d outbox reports cannot be sent: this link has no device key to sign them", len(bodies))
+            if not self._unsigned_said:
+                log.error("%d outbox reports cannot be sent: this link has no device key to sign them", len(bodies))
+                self._unsigned_said = True
             return
         for body in bodies:
             report = sign_message(self._report(body), self.signer)

@@ -30,7 +30,7 @@ def main() -> int:
     key = load_private_key(Path(key_path))
     outbox = Outbox(Path(outbox_path), min_free_mb=1, alarm_free_mb=2)
     link = DeviceLink(MqttSettings(port=int(port), protocol=5), device_id, outbox, hub_key=hub_key,
-                      resend_after_s=2.0).start()
+                      signer=key, resend_after_s=2.0).start()
     while seq_number(outbox.last_seq()) < int(total):
         outbox.append(lambda seq, prev: sign_event(event(device_id, seq, prev, None), key))
         link.notify()
