@@ -522,6 +522,37 @@ def retention(
 
 
 @app.command()
+def device_epochs(
+    device_id: str = typer.Argument(None, help="One device (default: every device with a problem)."),
+    reviewed: int = typer.Option(None, help="Mark this epoch of DEVICE_ID as checked (the alert stops counting "
+                                            "it; audits and the review list still show it)."),
+    config: Path = CONFIG,
+) -> None:
+    """Outbox epochs the devices reported or were seen with: events lost on a device, unannounced epochs."""
+    from datetime import timezone
+
+    from hub.registry import DeviceRegistry
+
+    settings = _settings(config)
+    epochs = DeviceRegistry.in_dir(settings.data_dir).epochs
+    if reviewed is not None:
+        if not device_id or not epochs.mark_reviewed(device_id, reviewed, "cli", datetime.now(timezone.utc)):
+            console.print(f"[red]No epoch {reviewed} known for {device_id!r}[/red] (see 'hadir-hub device-epochs').")
+            raise typer.Exit(2)
+        console.print(f"Epoch {reviewed} of {device_id} marked as checked.")
+        return
+    records = epochs.records(device_id) if device_id else epochs.problems()
+    if not records:
+        console.print("No outbox epochs " + (f"known for {device_id}." if device_id else "with a problem."))
+    for r in records:
+        seen = f"first seen {r.first_seen_at[:19]}" if r.first_seen_at else "not seen in events yet"
+        said = f"reported {r.reported_at[:19]} ({r.reason})" if r.reported_at else "never announced"
+        checked = f"; checked {r.reviewed_at[:19]} by {r.reviewed_by}" if r.reviewed_at else ""
+        console.print(f"{r.device_id} epoch {r.epoch}: {seen}, {said}; {r.problem() or 'no problem'}{checked}",
+                      highlight=False, markup=False)
+
+
+@app.command()
 def verify_chain(
     device_id: str,
     start: datetime = typer.Option(None, "--from", help="First capture time (ISO, with zone)."),

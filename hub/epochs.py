@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS device_epochs (
     reported_at TEXT, reason TEXT, lost_epoch INTEGER, lost_from INTEGER, lost_to INTEGER, lost_missing INTEGER,
     detail TEXT, PRIMARY KEY (device_id, epoch));
 """
+# Added after the first release: when an officer checked an epoch's problem (the alert stops; audits still show it).
+_LATER_COLUMNS = [("reviewed_at", "TEXT"), ("reviewed_by", "TEXT")]
 # Ranges longer than this are not checked key by key (a watermark says what was issued, not what was sent).
 MAX_CHECKED_RANGE = 50_000
 
@@ -49,6 +51,8 @@ class EpochRecord:
     lost_to: int | None
     lost_missing: int | None  # of the reported range, how many the hub does not hold (None: not counted)
     detail: str | None
+    reviewed_at: str | None = None
+    reviewed_by: str | None = None
 
     @property
     def announced(self) -> bool:
@@ -74,7 +78,7 @@ class EpochRecord:
 
 
 _COLUMNS = ("device_id, epoch, first_seen_at, first_seq, reported_at, reason, lost_epoch, lost_from, lost_to, "
-            "lost_missing, detail")
+            "lost_missing, detail, reviewed_at, reviewed_by")
 
 
 class EpochLedger:
@@ -82,6 +86,10 @@ class EpochLedger:
         self._lock = threading.Lock()
         self._db = connect(path, synchronous="FULL")
         self._db.executescript(_SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(device_epochs)")}
+        for name, kind in _LATER_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE device_epochs ADD COLUMN {name} {kind}")
         self._seen: set[tuple[str, int]] = set()
 
     def record_report(self, report: OutboxReport, at: datetime, store: EventStore | None = None) -> EpochRecord:
@@ -142,7 +150,15 @@ class EpochLedger:
         return out
 
     def unannounced(self) -> int:
-        return sum(not r.announced for r in self.problems())
+        """Unannounced epoch changes nobody has reviewed yet (what the alert counts)."""
+        return sum(not r.announced and r.reviewed_at is None for r in self.problems())
+
+    def mark_reviewed(self, device_id: str, epoch: int, by: str, at: datetime) -> bool:
+        """An officer checked this epoch's problem (the device, what it lost): the alert stops counting it.
+        The audit and the review list still show it. False if the epoch is unknown."""
+        with self._lock:
+            return self._db.execute("UPDATE device_epochs SET reviewed_at = ?, reviewed_by = ? WHERE device_id = ? "
+                                    "AND epoch = ?", (at.isoformat(), by, device_id, epoch)).rowcount == 1
 
 
 def count_missing(store: EventStore, report: OutboxReport) -> int | None:

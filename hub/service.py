@@ -109,6 +109,7 @@ class Hub:
         self.gps_history = GpsHistory(d / "gps.sqlite")
         self.ingest = Ingest(self.store, self.registry, self.quarantine, self.metrics, policy, self._stored,
                              self.gps_history, on_state=self._device_state, signer=self.hub_key)
+        self.metrics.unannounced_epochs.set(self.registry.epochs.unannounced())  # known before this start
         self._master: MasterData | None = None
         self._device_secrets: dict[str, str] = {}
         self._listeners: list[Callable[[StoredEvent], None]] = [self.on_stored] if self.on_stored else []

@@ -620,6 +620,15 @@ def test_unannounced_epoch_change_is_flagged(tmp_path, mosquitto, hub_on, fault_
     fault_report("unannounced epoch", f"outbox + watermark deleted, report never sent: hub metric "
                                       f"hadir_device_epochs_unannounced={gauge:.0f}; audit: {chain.summary()}")
     assert gauge == 1 and chain.status == "unannounced epoch change" and not chain.intact
+    # An officer checks the device: the alert's gauge goes back to 0 (after a restart too); the audit keeps it.
+    (problem,) = hub.registry.epochs.problems(dev)
+    assert hub.registry.epochs.mark_reviewed(dev, problem.epoch, "test", utcnow())
+    restarted = Hub(hub.settings)
+    try:
+        assert restarted.metrics.unannounced_epochs._value.get() == 0
+    finally:
+        restarted.store.close()
+    assert verify_chain(hub.store, hub.registry, dev).status == "unannounced epoch change"
     # The same with the report sent: the device admits it started afresh, which is shown too.
     link = _link(hub, mosquitto.port, dev, outbox, key).start()
     assert wait_for(lambda: not outbox.pending_reports(), 15)

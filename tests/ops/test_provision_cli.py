@@ -150,3 +150,20 @@ def test_add_opd_twice_with_the_same_name_changes_nothing(city):
     _, _, config = city
     out = _run(hadir_hub, "add-opd", "DINKES", "Dinas Kesehatan", "--config", config)
     assert out.exit_code == 0 and "already exists, unchanged" in _said(out) and "renamed" not in _said(out)
+
+
+def test_device_epochs_lists_problems_and_marks_them_checked(city):
+    from datetime import datetime, timezone
+
+    _, data, config = city
+    epochs = DeviceRegistry.in_dir(data).epochs
+    now = datetime.now(timezone.utc)
+    epochs.seen("pi-dinkes-09", 11, 11 << 32 | 1, now)
+    epochs.seen("pi-dinkes-09", 12, 12 << 32 | 1, now)  # a second epoch nobody announced
+    listed = _run(hadir_hub, "device-epochs", "--config", config)
+    assert listed.exit_code == 0 and "pi-dinkes-09" in _said(listed) and "unannounced" in _said(listed)
+    assert epochs.unannounced() == 1
+    done = _run(hadir_hub, "device-epochs", "pi-dinkes-09", "--reviewed", "12", "--config", config)
+    assert done.exit_code == 0 and epochs.unannounced() == 0, done.output
+    unknown = _run(hadir_hub, "device-epochs", "pi-dinkes-09", "--reviewed", "99", "--config", config)
+    assert unknown.exit_code == 2

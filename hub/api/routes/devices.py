@@ -39,4 +39,5 @@ def chain(device_id: str, request: Request, start: IsoDateTime | None = None, en
     report = verify_chain(request.app.state.store, request.app.state.registry, device_id, start, end)
     return {"device_id": device_id, "intact": report.intact, "events": report.events, "first_seq": report.first_seq,
             "last_seq": report.last_seq, "break_seq": report.break_seq, "reason": report.reason,
+            "status": report.status, "gaps_reported": list(report.gaps), "unannounced_epochs": list(report.unannounced),
             "summary": report.summary()}
