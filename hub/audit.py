@@ -145,6 +145,9 @@ def _device_reports(store: EventStore, registry: DeviceRegistry, device_id: str,
             unannounced.append(rec.problem())
             continue
         missing = _missing(store, device_id, rec.lost_from, rec.lost_to)
+        if missing is not None and rec.lost_missing is not None:
+            # Never more than were missing when the report came: retention may have deleted some since.
+            missing = min(missing, rec.lost_missing)
         if missing == 0:
             continue  # reported, but every event of the range reached the hub before the loss
         what = "range unknown" if rec.lost_from is None else (

@@ -213,15 +213,16 @@ class Ingest:
         for msg in batch:
             try:
                 model = self._parse(msg)
+                if isinstance(model, OutboxReport):
+                    self._report(msg, model, reports)
+                    continue
             except StoreUnavailable:
                 raise
             except Exception as exc:  # one odd message never fails the batch
                 log.exception("message on %s could not be checked", msg.topic)
                 self._refuse(msg, "internal_error", f"{type(exc).__name__}: {exc}"[:300])
                 continue
-            if isinstance(model, OutboxReport):
-                self._report(msg, model, reports)
-            elif model is not None:
+            if model is not None:
                 parsed.append((msg, model))
         events = self._verified(parsed, rejected)
         if events:
@@ -249,7 +250,7 @@ class Ingest:
                   for msg, item in events]
 
         results = self._put([e for _, e in events]) if events else []
-        stored: dict[str, list[tuple[str, str]]] = reports
+        stored: dict[str, list[tuple[str, str]]] = reports  # report acks go out with the events' acks
         for (msg, item), (result, detail) in zip(events, results, strict=True):
             device = item.event.device_id
             if result is PutResult.FORK:

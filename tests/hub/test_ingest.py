@@ -114,3 +114,23 @@ def test_a_late_backlog_is_not_a_clock_problem(ingest):
     ev = event(DEV, 1, key=KEY, at=RECEIVED - timedelta(days=2))
     ingest.process([msg(ev)])
     assert ingest.store.get(ev.key).flags == ()
+
+
+def test_an_outbox_report_is_verified_recorded_and_acknowledged_with_its_digest(ingest):
+    from hadir.contract import OutboxReport, make_seq
+    from hadir.signing import sign_message
+
+    events = chain(DEV, KEY, 5)
+    ingest.process([msg(e) for e in events[:3]])  # 4 and 5 never arrive: lost with the outbox
+    report = OutboxReport(key=f"{DEV}:epoch:9", device_id=DEV, epoch=9, reason="outbox_missing", at=RECEIVED,
+                          lost_epoch=0, lost_from=make_seq(0, 2), lost_to=make_seq(0, 5))
+    forged = sign_message(report, new_key())
+    acks = ingest.process([Inbound(topic(DEV, Channel.REPORT), forged.to_bytes(), RECEIVED)])
+    assert acks == [] and ingest.metrics.rejected_counts() == {"bad_signature": 1}
+    assert ingest.registry.epochs.get(DEV, 9) is None
+    signed = sign_message(report, KEY)
+    (ack,) = ingest.process([Inbound(topic(DEV, Channel.REPORT), signed.to_bytes(), RECEIVED)])
+    assert (ack.keys, ack.digests) == ([report.key], [report.digest()])
+    record = ingest.registry.epochs.get(DEV, 9)
+    assert record.lost_missing == 2 and "2 of them not at the hub" in record.problem()
+    assert ingest.metrics.device_lost.labels(DEV)._value.get() == 2
