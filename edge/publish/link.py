@@ -154,6 +154,8 @@ class DeviceLink:
                 log.warning("hub refused %d copies of our keys that are not ours: ignored",
                             len(ack.rejected) - len(mine))
             ack = ack.model_copy(update={"rejected": mine})
+            # Known before the outbox changes: whoever waits for the outbox to drain then sees why.
+            self.rejected.update(ack.rejected)
             forks = [k for k, why in ack.rejected.items() if why == "fork"]
             if forks and self.signer is not None:
                 key = self.signer
@@ -165,7 +167,6 @@ class DeviceLink:
                 self.outbox.hold(other)
                 log.error("hub refused %d events (%s): held on the device", len(other),
                           ", ".join(sorted(set(other.values()))))
-            self.rejected.update(ack.rejected)
         except sqlite3.Error as exc:
             # Kept, not lost: the events stay in the outbox, are resent, and the hub acknowledges again.
             log.error("could not update the outbox after an acknowledgement: %s", exc)
