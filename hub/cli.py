@@ -87,9 +87,11 @@ def _settings(config: Path | None, *, create: bool = False):  # noqa: ANN202 - H
     except ValueError as exc:
         console.print(f"[red]Bad hub configuration in {config}:[/red] {exc}", highlight=False, markup=False)
         raise typer.Exit(2) from None
-    if not create and not (settings.data_dir / HUB_KEY_FILE).is_file():
-        console.print(f"[red]{settings.data_dir} is not an initialised hub data folder[/red] (no {HUB_KEY_FILE}): "
-                      "check data_dir in the config you passed, or initialise it with 'hadir-hub migrate "
+    markers = (HUB_KEY_FILE, "master.sqlite")  # made by the hub's first start / by 'migrate'
+    if not create and not any((settings.data_dir / name).is_file() for name in markers):
+        console.print(f"[red]{settings.data_dir} is not an initialised hub data folder[/red] "
+                      f"(no {' or '.join(markers)}): check data_dir in the config you passed, or initialise it "
+                      "with 'hadir-hub migrate "
                       "--config FILE' (or start the hub once).", highlight=False)
         raise typer.Exit(2)
     return settings
