@@ -203,6 +203,9 @@ def test_quarantine_gps_fixes_logs_and_templates_of_leavers(tmp_path, sqlite_sto
 
 
 def test_the_command_reports_then_deletes(tmp_path, sqlite_store):
+    from hub.service import hub_public_key_path
+
+    hub_public_key_path(tmp_path)  # an initialised hub data folder, as the command requires
     registry = DeviceRegistry.in_dir(tmp_path)
     key = new_key()
     registry.register("pi-cli-01", public_key_b64(key))

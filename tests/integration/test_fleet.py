@@ -64,6 +64,11 @@ def test_a_gallery_enrolled_before_the_device_first_connects_reaches_it_on_conne
 
 
 def test_assign_device_moves_it_to_another_opd_and_keeps_its_key(tmp_path):
+    from hub.master import MasterData, Opd
+
+    master = MasterData(f"sqlite:///{tmp_path / 'master.sqlite'}")
+    for code in ("DINKES", "BKPSDM"):
+        master.add("t", Opd(code=code, name=code))
     registry = DeviceRegistry.in_dir(tmp_path)
     key = public_key_b64(new_key())
     registry.register("pi-x-01", key, opd="DINKES")
@@ -73,9 +78,12 @@ def test_assign_device_moves_it_to_another_opd_and_keeps_its_key(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     device = registry.get("pi-x-01")
     assert device.opd == "BKPSDM" and device.public_key == key
-    unknown = subprocess.run([sys.executable, "-m", "hub.cli", "assign-device", "pi-nope-01", "--opd", "X"],
+    unknown = subprocess.run([sys.executable, "-m", "hub.cli", "assign-device", "pi-nope-01", "--opd", "DINKES"],
                              capture_output=True, text=True, env=env, timeout=60)
     assert unknown.returncode == 2 and "not registered" in unknown.stdout
+    no_opd = subprocess.run([sys.executable, "-m", "hub.cli", "assign-device", "pi-x-01", "--opd", "X"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert no_opd.returncode == 2 and "unknown OPD 'X'" in no_opd.stdout and registry.get("pi-x-01").opd == "BKPSDM"
 
 
 def test_provision_needs_the_opd_or_an_explicit_all_opd(tmp_path):
