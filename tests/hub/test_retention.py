@@ -243,11 +243,12 @@ def test_the_daily_run_fires_and_stops(monkeypatch):
 def test_a_backup_restored_after_retention_still_verifies(tmp_path, sqlite_store):
     from hub.backup import backup, restore
     from hub.config import HubSettings
-    from hub.service import open_store
+    from hub.service import hub_public_key_path, open_store
 
     job, registry, _, _, _ = job_for(tmp_path, sqlite_store)
     City(sqlite_store, registry)
     job.run(NOW)
+    hub_public_key_path(tmp_path)  # a hub's data folder has its key (backup refuses one without)
     backup(HubSettings(data_dir=tmp_path), sqlite_store, tmp_path / "backup")
     fresh = HubSettings(data_dir=tmp_path / "restored")
     fresh_store = open_store(fresh)
