@@ -210,7 +210,8 @@ def test_a_device_certificate_cannot_take_over_another_devices_session(tmp_path)
         pytest.skip("SERVICE MISSING, test not run: mosquitto is not installed")
     ca = CertificateAuthority.init(tmp_path / "ca")
     broker, device_port, hub_port = shipped_mosquitto(ca, tmp_path / "broker")
-    hub_cert, hub_key = ca.issue("hadir-hub", tmp_path / "hub-tls")
+    # The hub's certificate from the hub-only CA, the one the hub's listener trusts (as 'hadir broker setup').
+    hub_cert, hub_key = broker_setup.hub_ca_of(ca).issue("hadir-hub", tmp_path / "hub-tls")
     hub_mqtt = MqttSettings(port=hub_port, protocol=5, ca_file=ca.cert_path, cert_file=hub_cert, key_file=hub_key)
     try:
         with Hub(HubSettings(data_dir=tmp_path / "hub", embedded_broker=False, mqtt=hub_mqtt, workers=2)) as hub:
@@ -259,6 +260,8 @@ def test_junk_and_forgeries_on_the_downlink_never_stop_the_device(tmp_path, mosq
         galleries = []
         link = DeviceLink(MqttSettings(port=mosquitto.port, protocol=5), dev, outbox, hub_key=hub.hub_public_key,
                           on_gallery=lambda u: galleries.append(u) or True).start()
+        assert wait_for(lambda: link.connected.is_set(), 10)
+        time.sleep(0.3)  # its subscriptions are in place before the junk goes out (nothing is retained)
         raw = publisher(mosquitto.port)
         forged_gallery = GalleryUpdate(device_id=dev, version=2**52, model_id="dlib_resnet_v1", dim=4, count=0,
                                        epk_b64="", nonce_b64="", ciphertext_b64="")
