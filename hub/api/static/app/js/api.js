@@ -9,7 +9,7 @@ export function bearer() { return token; }
 export function whenExpired(fn) { onExpired = fn; }
 
 const FIELDS = {
-  nip: "pegawai (NIP)", start: "tanggal mulai", end: "tanggal selesai", type: "jenis cuti",
+  nip: "NIP pegawai", start: "tanggal mulai", end: "tanggal selesai", type: "jenis cuti",
   number: "nomor surat tugas", destination: "tujuan", lat: "lintang", lon: "bujur", radius_m: "radius",
   at: "waktu presensi", reason: "alasan", approved_by: "disetujui oleh", month: "bulan", opd: "OPD",
   date: "tanggal", username: "nama pengguna", password: "kata sandi", approver: "penyetuju",
