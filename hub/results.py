@@ -159,6 +159,7 @@ class LiveResults:
         if hasattr(attendance.store, "stored_since"):
             _, self._store_cursor = attendance.store.stored_since(0)
         # A change of master data in this process is seen at the next read, not after the next poll.
+        self._mark = f"hadir_attendance_changed_{id(self)}"  # one per instance: each must see its commits
         orm_event.listen(attendance.master._sessions, "after_flush", self._flushed)
         orm_event.listen(attendance.master._sessions, "after_commit", self._committed)
 
@@ -200,10 +201,10 @@ class LiveResults:
     def _flushed(self, session: Any, _context: Any) -> None:
         changed = [*session.new, *session.dirty, *session.deleted]
         if any(not any(word in getattr(o, "__tablename__", "") for word in _NOT_ATTENDANCE) for o in changed):
-            session.info["hadir_attendance_changed"] = True
+            session.info[self._mark] = True
 
     def _committed(self, session: Any) -> None:
-        if session.info.pop("hadir_attendance_changed", False):
+        if session.info.pop(self._mark, False):
             self._master_touched = True
 
     def _last_audit_id(self) -> int:

@@ -13,8 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from hub.api import errors
-from hub.api.auth import INVALID, read_token, still_valid
-from hub.api.errors import ApiError
+from hub.api.auth import TokenChecks
 from hub.api.guard import RequestGuard
 from hub.api.openapi import document_errors
 from hub.api.pages import install_docs
@@ -71,6 +70,7 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
                               "labels for officers in Bahasa Indonesia.")
     app.state.store, app.state.master, app.state.registry = store, master, registry
     app.state.policy, app.state.metrics, app.state.secret = policy, metrics, secret
+    app.state.tokens = TokenChecks(master, secret)
     app.state.attendance = Attendance(store, master, policy)
     app.state.clock = clock
     ramadan = app.state.attendance.ramadan(clock().astimezone(app.state.attendance.tz).date())
@@ -90,11 +90,7 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
     webapp.install(app)
     install_docs(app)
 
-    def authenticate(token: str) -> None:
-        if still_valid(master, read_token(secret, token)) is None:
-            raise ApiError(401, "unauthenticated", INVALID)
-
-    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, authenticate=authenticate)
+    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, authenticate=app.state.tokens.check)
     return app
 
 
