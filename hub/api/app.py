@@ -65,7 +65,14 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
     /metrics. `clock` gives the moment of each request (time zone aware): what "today" is for the board, provisional
     months, the PP 94 year so far and the web app's results; tests set it. Feed `app.state.results.on_stored`
     with every stored event."""
-    app = FastAPI(title="Hadir hub API", version="1", docs_url=None, redoc_url=None,
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            app.state.results.close()  # its background thread
+
+    app = FastAPI(title="Hadir hub API", version="1", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Attendance and TPP for Pemerintah Kota Ambon. Times in WIT (Asia/Jayapura); "
                               "labels for officers in Bahasa Indonesia.")
     app.state.store, app.state.master, app.state.registry = store, master, registry
@@ -124,6 +131,7 @@ def running_hub_app() -> FastAPI:
         try:
             yield
         finally:
+            app.state.results.close()
             hub.stop()
 
     app = app_for_hub(hub)
