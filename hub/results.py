@@ -171,6 +171,9 @@ class Entry:
     computed_at: datetime | None = None
     version: int = 0  # bumped whenever a row or the unknown faces change
     views: dict[str, View] = field(default_factory=dict)
+    fragments: dict[tuple, tuple] = field(default_factory=dict)  # encoded parts of views, per employee (views.py)
+    edges: tuple[date, list[datetime]] | None = None  # a day and the moments its staff's codes can change
+    ahead: dict[str, datetime] = field(default_factory=dict)  # per employee, the first punch stamped after `now`
 
     def covers(self, at: datetime) -> bool:
         return self.lo <= at < self.hi
@@ -515,8 +518,12 @@ class LiveResults:
         for nip in entry.dirty:
             emp, rule = entry.staff[nip], entry.rules[nip]
             punches = entry.punches.get(nip, [])
+            entry.ahead.pop(nip, None)
             if current:  # as of `now`: a punch stamped later (a device clock ahead) has not happened yet
-                punches = punches[:bisect_right(punches, now, key=lambda p: p.at)]
+                cut = bisect_right(punches, now, key=lambda p: p.at)
+                if cut < len(punches):
+                    entry.ahead[nip] = punches[cut].at  # it counts from then on: the row changes then
+                punches = punches[:cut]
             resolved = resolve_month(policy, rule, entry.month, punches, entry.excuses.get(nip, []), entry.holidays,
                                      until=until)
             provisional: set[date] = set()
@@ -542,7 +549,11 @@ class LiveResults:
             return datetime.combine(days[0], time.min, tz)
         edges = [datetime.combine(today + timedelta(days=1), time.min, tz)]
         if current:
-            for rule in entry.rules.values():
-                edges += [e for e in day_edges(self.attendance.policy, rule, today) if e > now]
+            if entry.edges is None or entry.edges[0] != today:  # the same for every event of the day
+                entry.edges = (today, sorted({e for rule in entry.rules.values()
+                                              for e in day_edges(self.attendance.policy, rule, today)}))
+            later = entry.edges[1][bisect_right(entry.edges[1], now):]
+            edges += later[:1]
+            edges += [min(entry.ahead.values()) - timedelta(seconds=1)] if entry.ahead else []
         # A second after the edge: the rules compare with <= / <.
         return min(edges) + timedelta(seconds=1)

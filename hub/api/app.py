@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -53,6 +54,15 @@ def api_secret(data_dir: Path) -> bytes:
         path.touch(mode=0o600)
         path.write_bytes(secrets.token_bytes(32))
     return path.read_bytes()
+
+
+def settle_memory() -> None:
+    """Once the hub has started: move every object made so far (libraries, the app, master data) out of the
+    garbage collector's sight. They stay for the life of the process, and a full collection, which stops
+    every request while it runs, then walks only what came after (on a city of 6,000: 137,000 objects at
+    start, a full collection 60-84 ms before and under 1 ms after; bench/api.py measures the pauses)."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistry, policy: Policy,
@@ -126,6 +136,7 @@ def running_hub_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         hub.start()
+        settle_memory()
         log.info("hub running: broker %s:%s, store %s, data in %s", hub.mqtt.host, hub.mqtt.port, settings.store,
                  settings.data_dir)
         try:

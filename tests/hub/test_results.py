@@ -11,6 +11,7 @@ import pytest
 from webapp_city import NOW, seed
 
 from hadir.wit import WIT
+from hub.api import views
 from hub.attendance import Attendance
 from hub.master import Leave
 from hub.payroll.policy_file import load_policy
@@ -304,3 +305,33 @@ def test_views_nobody_asked_for_lately_are_not_kept_fresh_and_the_thread_ends(ci
         assert results.render("DINKES", "2026-11", "joko", joko_code).body == f"TL4+{AWAITING_CHECKOUT}".encode()
     finally:
         results.close()
+
+
+def test_views_encoded_line_by_line_equal_a_render_from_scratch_after_events_and_as_the_clock_moves(city):
+    results, clock = live(city, NOW)
+    joko, budi = city.nip("Joko Siahaya"), city.nip("Budi Santoso")
+
+    def both(entry, now):
+        return views.board(entry, TODAY, now, WIT, "Dinas Kesehatan") + b"\n" + views.month_table(
+            entry, now, WIT, "Dinas Kesehatan")
+
+    def from_scratch() -> bytes:
+        entry = results.entry("DINKES", "2026-11")
+        with entry.lock:
+            kept, entry.fragments = entry.fragments, {}
+            try:
+                return both(entry, clock.at)
+            finally:
+                entry.fragments = kept
+
+    first = results.render("DINKES", "2026-11", "both", both).body
+    assert first == from_scratch()
+    for item in (city.event("pi-dinkes-01", joko, at(9, 50)), city.event("pi-dinkes-01", budi, at(10, 45))):
+        city.store.put([item])  # Budi's second punch is stamped 15 minutes after now (a clock ahead)
+        results.on_stored(item)
+    second = results.render("DINKES", "2026-11", "both", both).body
+    assert second != first and second == from_scratch()
+    clock.at = NOW + timedelta(minutes=20)  # Budi's 10:45 punch has happened now: his line changes
+    third = results.render("DINKES", "2026-11", "both", both).body
+    assert third == from_scratch() and b'"terakhir_terlihat":"10:45"' in third
+    assert b'"terakhir_terlihat":"10:45"' not in second
