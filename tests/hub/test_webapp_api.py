@@ -119,6 +119,21 @@ def test_an_unchanged_board_costs_a_304_and_an_event_changes_what_the_next_reque
     assert client.get("/view/month", headers={**h, "If-None-Match": month.headers["etag"]}).status_code == 304
 
 
+def test_the_board_goes_gzipped_to_browsers_and_plain_to_clients_without_gzip(client):
+    h = login(client, "kadis-dinkes")
+    zipped = client.get("/view/today", headers={**h, "Accept-Encoding": "gzip, deflate, br"})
+    plain = client.get("/view/today", headers={**h, "Accept-Encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 3
+    assert zipped.json() == plain.json() and zipped.headers["etag"] != plain.headers["etag"]
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    for etag in (zipped.headers["etag"], plain.headers["etag"]):  # either encoding's ETag means the same view
+        again = client.get("/view/today", headers={**h, "Accept-Encoding": "identity", "If-None-Match": etag})
+        assert again.status_code == 304
+    refused = client.get("/view/today", headers={**h, "Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in refused.headers
+
+
 def test_the_month_table_marks_today_provisional_and_resolves_nothing_after_it(client):
     m = client.get("/view/month", headers=login(client, "bkpsdm"), params={"opd": "DINKES"}).json()
     assert m["bulan"] == "2026-11" and m["sementara"] and m["nama_bulan"] == "November 2026"

@@ -46,13 +46,31 @@ def _opd_name(request: Request, code: str) -> str:
     return _results(request).opd_name(code) or code
 
 
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header takes gzip (every browser's does)."""
+    for part in (accept_encoding or "").lower().split(","):
+        name, _, params = part.partition(";")
+        if name.strip() in ("gzip", "*"):
+            q = params.strip().removeprefix("q=")
+            try:
+                return not q or float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
 def _answer(request: Request, view: View) -> Response:
-    """The kept bytes, or 304 when the browser already holds them (its cache revalidates every time: the
-    answer depends on the token, so `private`, and on events, so `no-cache`)."""
-    headers = {"ETag": view.etag, "Cache-Control": "private, no-cache"}
+    """The kept bytes (gzipped when the client takes it), or 304 when the browser already holds them (its
+    cache revalidates every time: the answer depends on the token, so `private`, and on events, so
+    `no-cache`). Each encoding has its own ETag; either one matches."""
+    gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+    etag = view.etag[:-1] + '-gz"' if gzipped else view.etag
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
     asked = request.headers.get("if-none-match")
-    if asked and view.etag in (tag.strip().removeprefix("W/") for tag in asked.split(",")):
+    if asked and any(tag.strip().removeprefix("W/").replace('-gz"', '"') == view.etag for tag in asked.split(",")):
         return Response(status_code=304, headers=headers)
+    if gzipped:
+        return Response(view.gzipped, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
     return Response(view.body, media_type="application/json", headers=headers)
 
 
