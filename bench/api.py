@@ -256,15 +256,17 @@ async def phase(port: int, token: str, path: str, clients: int, seconds: float, 
                 nxt += 1.0
                 await asyncio.sleep(max(0.0, nxt - time.perf_counter()))
 
-    started, cpu, since = time.perf_counter(), cpu_seconds(pid), time.monotonic()
+    started, cpu, since, mine = time.perf_counter(), cpu_seconds(pid), time.monotonic(), time.process_time()
     await asyncio.gather(*(run(c, i / clients) for i, c in enumerate(conns)))
     wall, cpu, until = time.perf_counter() - started, cpu_seconds(pid) - cpu, time.monotonic()
+    mine = time.process_time() - mine
     for c in conns:
         c.close()
     s = sorted(latencies)
     out = {"requests": len(s), "p50_ms": s[len(s) // 2], "p99_ms": s[min(len(s) - 1, int(len(s) * 0.99))],
            "rps": len(s) / wall, "bytes": size, "reconnects": sum(c.reconnects for c in conns),
            "server_cpu_ms_per_request": cpu * 1000 / max(1, len(s)), "server_cores": cpu / wall,
+           "client_cores": mine / wall,  # the load generator shares the machine's cores with the server
            "not_modified": sum(c.not_modified for c in conns)}
     if gc_file is not None:
         await asyncio.sleep(0.6)  # the server writes its pauses twice a second
@@ -370,7 +372,8 @@ def main() -> None:
                                   f"{r['not_modified']} were 304)" if name in revalidating else "")
                         print(f"  {clients:4d} clients {mode:11s} GET {path}{cached}: p50 {r['p50_ms']:.1f} ms, "
                               f"p99 {r['p99_ms']:.1f} ms, {r['rps']:.0f} req/s, server "
-                              f"{r['server_cpu_ms_per_request']:.2f} CPU-ms/request on {r['server_cores']:.2f} cores; "
+                              f"{r['server_cpu_ms_per_request']:.2f} CPU-ms/request on {r['server_cores']:.2f} cores "
+                              f"(client {r['client_cores']:.2f}); "
                               f"gc: {r.get('gc_gen2', '?')} full, longest {r.get('gc_max_ms', '?')} ms", flush=True)
 
         asyncio.run(run())
