@@ -3,6 +3,7 @@ in a city of 6,000, against GET /health and GET /app (a redirect: the framework'
 
     python bench/api.py [--employees 6000] [--opds 40] [--clients 50,200] [--seconds 6] [--events-per-s 2]
                         [--data DIR]   # seed once into DIR and reuse it on the next runs
+                        [--no-raw]     # skip the 20-40 s recomputation from raw events
 
 Seeds master data and a month of events for the whole city (two per employee per working day up to the
 moment `--now`, a Tuesday late in a month), then serves the real app under uvicorn in a separate process
@@ -12,10 +13,14 @@ results as the hub would (so the kept board and month keep being updated during 
 The load comes from this process: asyncio clients, one keep-alive connection each, raw HTTP/1.1.
 - closed loop: each client sends its next request as soon as the previous answer arrives (saturation);
 - paced: each client sends one request a second (a dashboard refreshing every second), `--clients` at once.
+The board and the month are asked twice: as a bare client (no gzip, no cache: the whole body every time) and
+as a browser asks (gzip, and If-None-Match with the ETag it holds).
 Each phase runs `--seconds`; besides latency it reports the server process's CPU time per request (from
-/proc), which does not depend on what else the machine runs. Also printed: the first (cold) request of the
-OPD's month, the time to recompute the same month from raw events in-process (what every request cost
-before), and the load average. Last line: JSON.
+/proc), which does not depend on what else the machine runs, the load generator's own CPU, and the server's
+garbage collections in the phase (full ones and the longest pause; the server freezes what exists at start,
+as `hadir-hub run` does). Also printed: the first (cold) request of the OPD's month, the time to recompute
+the same month from raw events in-process (what every request cost before), and the load average. Last
+line: JSON.
 """
 
 from __future__ import annotations
