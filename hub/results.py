@@ -315,8 +315,10 @@ class LiveResults:
         """Drop the entries of `opds` (every entry when empty or None): the next read rebuilds what it needs."""
         with self._lock:
             dropped = [k for k in self._entries if not opds or k[0] in opds]
-            self._dropped += [(opd, month, name, view) for opd, month in dropped
-                              for name, view in self._entries[(opd, month)].views.items()]
+            if self.background and self._refresher is not None:  # it rebuilds the views being watched
+                recent = monotonic_time.monotonic() - self.keep_fresh_s
+                self._dropped += [(opd, month, name, view) for opd, month in dropped
+                                  for name, view in self._entries[(opd, month)].views.items() if view.asked >= recent]
             if opds:
                 for key in dropped:
                     del self._entries[key]
