@@ -295,7 +295,9 @@ class IngestWorker:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
-        self._queue: queue.Queue[Inbound] = queue.Queue()
+        # SimpleQueue: its put and get are C calls; queue.Queue's Python condition variable cost the network
+        # thread and the worker a lock dance per message.
+        self._queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
