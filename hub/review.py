@@ -61,7 +61,7 @@ def window_reason(why: str) -> str | None:
         return f"lebih dari {m[1]} menit sebelum jam masuk ({m[2]}): tidak dihitung sebagai presensi masuk"
     if m := _AFTER.match(why):
         return f"setelah jendela presensi pulang ditutup ({m[1]})"
-    return why
+    return "tidak sah" if why == "invalid" else why
 
 
 def _device_of(ref: str | None) -> str | None:

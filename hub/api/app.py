@@ -75,7 +75,7 @@ def create_app(*, store: EventStore, master: MasterData, registry: DeviceRegistr
     app.state.clock = clock
     ramadan = app.state.attendance.ramadan(clock().astimezone(app.state.attendance.tz).date())
     if ramadan.warning:
-        log.warning(ramadan.warning)
+        log.warning("%s (%s)", ramadan.warning, ramadan.admin_hint)
     app.state.broadcaster = broadcaster or Broadcaster()
     app.state.enrolment, app.state.push_galleries = enrolment, push_galleries or (lambda: 0)
     app.state.quarantine, app.state.map_settings = quarantine, map_settings or MapSettings()

@@ -1,4 +1,5 @@
-"""One JSON shape for every error: {"error": {"code", "message", "field"}}."""
+"""One JSON shape for every error: {"error": {"code", "message", "field"}}; a refused request body also lists
+every field's error (`errors`: field, pydantic type, message, limits) so a form can show each next to its field."""
 
 from __future__ import annotations
 
@@ -15,8 +16,23 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def body(code: str, message: str, field: str | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "field": field}}
+def body(code: str, message: str, field: str | None = None, errors: list[dict] | None = None) -> dict:
+    out = {"code": code, "message": message, "field": field}
+    if errors is not None:
+        out["errors"] = errors
+    return {"error": out}
+
+
+def _field(loc: tuple) -> str | None:
+    return ".".join(str(p) for p in loc if p not in ("body", "query", "path")) or None
+
+
+def field_errors(errors: list[dict]) -> list[dict]:
+    """Each validation error as {field, type, message, limits}: the type and the limits (max_length, ge ...)
+    let a client word the error in its own language; only plain values are kept (no exception objects)."""
+    return [{"field": _field(e.get("loc", ())), "type": e.get("type", "invalid"), "message": str(e.get("msg", "")),
+             "limits": {k: v for k, v in (e.get("ctx") or {}).items() if isinstance(v, int | float | str)}}
+            for e in errors]
 
 
 def install(app: FastAPI) -> None:
@@ -27,9 +43,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        field = ".".join(loc) or None
-        return JSONResponse(body("invalid", f"{field or 'request'}: {first.get('msg')}", field), status_code=422)
+        field = _field(first.get("loc", ()))
+        return JSONResponse(body("invalid", f"{field or 'request'}: {first.get('msg')}", field,
+                                 field_errors(exc.errors())), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -58,10 +58,18 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class FieldError(BaseModel):
+    field: str | None = None
+    type: str = Field(description="pydantic's error type, e.g. string_too_long, missing, greater_than_equal")
+    message: str
+    limits: dict[str, int | float | str] = Field(default_factory=dict, description="e.g. {\"max_length\": 100}")
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str
     field: str | None = None
+    errors: list[FieldError] | None = Field(default=None, description="a refused request: every field's error")
 
 
 class ErrorOut(BaseModel):

@@ -7,6 +7,7 @@ import json
 import re
 from bisect import bisect_left
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from hub.results import AWAITING_CHECKIN, AWAITING_CHECKOUT, NOT_YET, Entry, Row
@@ -37,26 +38,40 @@ def dumps(data: object) -> bytes:
 _RULES = [
     (re.compile(r"late (\d+) min \(band (\w+)\)"), r"terlambat \1 menit (kelompok \2)"),
     (re.compile(r"left (\d+) min early \(band (\w+)\)"), r"pulang \1 menit lebih awal (kelompok \2)"),
-    (re.compile(r"missing\.checkin_code: no check-in"), "tidak presensi masuk (missing.checkin_code)"),
-    (re.compile(r"missing\.checkout_code: no check-out"), "tidak presensi pulang (missing.checkout_code)"),
+    (re.compile(r"missing\.checkin_code: no check-in"), "tidak presensi masuk"),
+    (re.compile(r"missing\.checkout_code: no check-out"), "tidak presensi pulang"),
     (re.compile(r"absence\.tk_percent: no valid punch, no excuse"),
-     "tidak ada presensi yang sah, tanpa cuti atau surat tugas (absence.tk_percent)"),
-    (re.compile(r", day cap ([\d.]+) %"), r", dibatasi \1 % per hari"),
+     "tidak ada presensi yang sah, tanpa cuti atau surat tugas"),
+    (re.compile(r", day cap ([\d.]+) %"), lambda m: f", dibatasi {pct(float(m[1]))} per hari"),
+    (re.compile(r"\b(cuti|surat perintah tugas) (\w+)"), lambda m: f"{m[1]} {leave_words(m[2])}"),
+    (re.compile(r"\(berlaku (\d{4})-(\d\d)-(\d\d)\)"), r"(berlaku \3-\2-\1)"),  # dates as in every other line
 ]
 
 
-_RUPIAH = re.compile(r"Rp (\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d\d))?\b")
+_RUPIAH = re.compile(r"Rp (\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d\d))?(?!\d|[.,]\d)")  # not "Rp 4.250.000" (done)
 _DECIMAL_PERCENT = re.compile(r"(\d+)\.(\d+)%")
 
 
+def rupiah(amount: float | int) -> str:
+    """Whole rupiah the Indonesian way, as everywhere in the app: Rp 1.234.567."""
+    whole = int(Decimal(str(amount)).quantize(Decimal(1), ROUND_HALF_UP))
+    return f"Rp {whole:,}".replace(",", ".")
+
+
+def leave_words(name: str) -> str:
+    """A policy's leave type as words: alasan_penting -> alasan penting."""
+    return name.replace("_", " ")
+
+
 def indonesian_numbers(text: str) -> str:
-    """Rp 1,657,500.00 -> Rp 1.657.500,00 and 0.5% -> 0,5% (lines worded with English separators)."""
-    text = _RUPIAH.sub(lambda m: "Rp " + m[1].replace(",", ".") + (f",{m[2]}" if m[2] else ""), text)
+    """Rp 1,657,500.00 -> Rp 1.657.500 (whole rupiah, the app's one format) and 0.5% -> 0,5% (lines worded
+    with English separators)."""
+    text = _RUPIAH.sub(lambda m: rupiah(Decimal(m[1].replace(",", "") + (f".{m[2]}" if m[2] else ""))), text)
     return _DECIMAL_PERCENT.sub(r"\1,\2%", text)
 
 
 def rule_words(text: str) -> str:
-    """A deduction's rule (as hub/tpp words it, with the policy key) in Bahasa Indonesia."""
+    """A deduction's rule (as hub/tpp words it, with the policy key) in Bahasa Indonesia, without the key."""
     for pattern, words in _RULES:
         text = pattern.sub(words, text)
     return text
@@ -84,7 +99,8 @@ def legend(policy: Policy) -> list[dict]:
     out += [
         {"kode": ABSENT, "arti": f"Tanpa keterangan: tidak ada presensi yang sah dan tidak ada cuti atau surat tugas: "
                                  f"potongan {pct(policy.absence.tk_percent)}"},
-        {"kode": LEAVE, "arti": "Cuti (" + ", ".join(f"{k} {pct(v)}" for k, v in policy.leave.percent.items()) + ")"},
+        {"kode": LEAVE, "arti": "Cuti (" + ", ".join(f"{leave_words(k)} {pct(v)}"
+                                                 for k, v in policy.leave.percent.items()) + ")"},
         {"kode": DUTY,
          "arti": f"Dinas luar dengan surat perintah tugas: potongan {pct(policy.leave.duty_order_percent)}"},
         {"kode": NOT_YET, "arti": "Hari kerja belum dimulai (jendela presensi masuk belum dibuka)"},
@@ -113,7 +129,7 @@ def describe(day: DayResult, provisional: bool) -> str:
         elif code == ABSENT:
             parts.append("belum ada presensi yang sah" if provisional else "tanpa keterangan")
         elif code == LEAVE:
-            parts.append(day.note or "cuti")
+            parts.append(leave_words(day.note or "cuti"))
         elif code == DUTY:
             order = day.note.removeprefix("surat perintah tugas").strip() or "surat tugas"
             parts.append(f"dinas luar ({order})")
@@ -212,7 +228,7 @@ def month_table(entry: Entry, now: datetime, tz: ZoneInfo, opd_name: str) -> byt
                      "hari_sementara": sorted(d.isoformat() for d in row.provisional_days), **_tpp_summary(row.tpp)})
     return dumps({
         "bulan": entry.month, "nama_bulan": month_name(entry.month), "opd": {"kode": entry.opd, "nama": opd_name},
-        "sementara": ongoing or today < days[0], "hari_ini": today.isoformat(),
+        "sementara": ongoing or today < days[0], "belum_dimulai": today < days[0], "hari_ini": today.isoformat(),
         "dihitung_pada": now.astimezone(tz).strftime("%d-%m-%Y %H:%M"),
         "tanggal": [{"tanggal": d.isoformat(), "hari": DAY_NAMES[d.weekday()][:3], "nanti": d > today} for d in days],
         "pegawai": rows,
@@ -232,7 +248,8 @@ def employee_month(entry: Entry, nip: str, now: datetime, tz: ZoneInfo, opd_name
                               "yang belum terjadi belum dihitung dan hari ini dapat berubah.")
     return {
         "nip": nip, "nama": row.employee.name, "opd": {"kode": entry.opd, "nama": opd_name}, "bulan": entry.month,
-        "nama_bulan": month_name(entry.month), "sementara": ongoing, "hari_ini": today.isoformat(),
+        "nama_bulan": month_name(entry.month), "sementara": ongoing, "belum_dimulai": today < days[0],
+        "hari_ini": today.isoformat(),
         "dihitung_pada": now.astimezone(tz).strftime("%d-%m-%Y %H:%M"),
         "tanggal": [{"tanggal": d.isoformat(), "hari": DAY_NAMES[d.weekday()][:3], "nanti": d > today} for d in days],
         "hari": [{"tanggal": d.date.isoformat(), "hari": DAY_NAMES[d.date.weekday()], "kode": d.code,

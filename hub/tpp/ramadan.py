@@ -35,13 +35,22 @@ class RamadanStatus:
 
     @property
     def warning(self) -> str | None:
-        """A sentence for officers (Bahasa Indonesia) while the dates are not confirmed, else None."""
+        """A sentence for officers (Bahasa Indonesia, no API paths) while the dates are not confirmed, else None:
+        what is missing, what it means for their staff's hours, and who does what."""
         if self.confirmed is not None:
             return None
         e = self.expected
-        return (f"Tanggal Ramadan {e.hijri_year} H belum dikonfirmasi: perkiraan kalender {e.start:%d-%m-%Y} s.d. "
-                f"{e.end:%d-%m-%Y} (bisa bergeser satu hari menurut sidang isbat). Jam kerja Ramadan tidak berlaku "
-                f"sampai admin mengonfirmasi tanggalnya (PUT /ramadan/{e.hijri_year}).")
+        return (f"Tanggal Ramadan {e.hijri_year} H belum dikonfirmasi (perkiraan {e.start:%d-%m-%Y} s.d. "
+                f"{e.end:%d-%m-%Y}, bisa bergeser sehari menurut sidang isbat). Sampai admin kota memasukkan "
+                "tanggal resmi dari pemerintah, presensi dihitung dengan jam kerja biasa, bukan jam kerja Ramadan.")
+
+    @property
+    def admin_hint(self) -> str | None:
+        """How IT staff confirm the dates (for the hub's log), else None."""
+        if self.confirmed is not None:
+            return None
+        return (f"confirm the dates of Ramadan {self.expected.hijri_year} H as the government set them: "
+                f"PUT /ramadan/{self.expected.hijri_year} {{\"start\", \"end\", \"source\"}} (admin)")
 
 
 def expected_ramadan(hijri_year: int) -> ExpectedRamadan:

@@ -81,7 +81,7 @@ def test_exports_say_provisional_and_count_only_what_happened(api):  # noqa: F81
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
     col = {name: i for i, name in enumerate(rows[0])}
     for row in rows[1:]:
-        assert row[col["Status"]] == "Sementara per 01-12-2026 09:17" and row[col["Hari TK"]] == "0"
+        assert row[col["Status"]] == "Sementara per 01-12-2026 09:17 WIT" and row[col["Hari TK"]] == "0"
         assert row[col["Tidak Dibayar"]] == "Tidak" and row[col["TPP Diterima (Rp)"]] == "5000000"
         assert row[col["Hari Belum Terjadi"]] == "20"
     nov = list(csv.reader(io.StringIO(api.get("/export/tpp.csv", headers=h, params={"month": "2026-11"})
@@ -91,7 +91,14 @@ def test_exports_say_provisional_and_count_only_what_happened(api):  # noqa: F81
     x = api.get("/export/tpp.xlsx", headers=h, params={"month": "2026-12"})
     sheet = load_workbook(io.BytesIO(x.content))["DINKES"]
     assert sheet.cell(1, col["Status"] + 1).value == "Status"
-    assert sheet.cell(2, col["Status"] + 1).value.startswith("Sementara")
+    assert sheet.cell(2, col["Status"] + 1).value.startswith("Sementara") and \
+        sheet.cell(2, col["Status"] + 1).value.endswith(" WIT")
+    # A month that has not begun (WIT) has nothing to pay yet: said so, with no deductions and no amount.
+    jan = list(csv.reader(io.StringIO(api.get("/export/tpp.csv", headers=h, params={"month": "2027-01"})
+                                   .content.decode("utf-8-sig")), delimiter=";"))
+    for row in jan[1:]:
+        assert row[col["Status"]] == "Bulan belum dimulai" and row[col["TPP Diterima (Rp)"]] == ""
+        assert row[col["Hari TK"]] == "" and row[col["TPP Dasar (Rp)"]] == "5000000"
 
 
 def test_pp94_counts_the_year_so_far(api):  # noqa: F811

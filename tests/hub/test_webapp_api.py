@@ -121,7 +121,10 @@ def test_one_employees_month_explains_each_deduction_in_bahasa_indonesia(client)
     assert any(line.startswith("SEMENTARA per 24-11-2026 10:30 WIT") for line in d["penjelasan"])
     assert d["penjelasan"][-1].startswith("TPP diterima Rp")
     komponen = next(line for line in d["penjelasan"] if line.startswith("Komponen disiplin"))
-    assert re.fullmatch(r"Komponen disiplin Rp [\d.]+,\d\d; komponen produktivitas Rp [\d.]+,\d\d .*", komponen)
+    # Whole rupiah, written as everywhere in the app (Rp 1.234.567), no policy keys in a rule.
+    assert re.fullmatch(r"Komponen disiplin Rp \d{1,3}(\.\d{3})*; komponen produktivitas Rp \d{1,3}(\.\d{3})* .*",
+                        komponen)
+    assert not any("_code" in line or "tk_percent" in line for line in d["penjelasan"])
     assert not any(re.search(r"\d\.\d+%", line) for line in d["penjelasan"])  # 0,5%, not 0.5%
     assert d["hari"][-1] == {**d["hari"][-1], "tanggal": "2026-11-24", "kode": "BELUM_HADIR", "sementara": True}
 

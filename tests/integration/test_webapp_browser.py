@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import http.server
 import os
+import re
 import threading
 import time
 from datetime import timedelta
@@ -174,6 +175,21 @@ def fits_the_width(d) -> bool:
     """)
 
 
+RAW = re.compile(r"\w+_\w+|\b(?:online|offline|fixed_site|3d|PUT|GET|POST|null|undefined|missing)\b|/ramadan")
+RUPIAH = re.compile(r"Rp ?[\d.,]+")
+
+
+def raw_words(d) -> list[str]:
+    """Internal codes, enums, API paths or English that an officer would read on the page (visible text)."""
+    return [m[0] for m in RAW.finditer(css(d, "#page")[0].text)]
+
+
+def odd_rupiah(d) -> list[str]:
+    """Amounts on the page not written the one way, "Rp 1.234.567" (no cents, dots for thousands)."""
+    return [m[0] for m in RUPIAH.finditer(css(d, "#page")[0].text)
+            if not re.fullmatch(r"Rp \d{1,3}(\.\d{3})*", m[0].rstrip(".,"))]
+
+
 def console_errors(d) -> list[str]:
     return [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
 
@@ -196,9 +212,13 @@ def test_opd_head_sees_the_board_month_review_and_devices(hub, open_browser, cit
     counts = {c.get_attribute("data-count"): c.find_element("css selector", "strong").text for c in css(d, ".card")}
     assert counts == {"hadir": "8", "terlambat": "2", "belum_hadir": "2", "cuti": "1", "dl": "1", "tidak_dikenali": "1"}
     budi = css(d, f"tr[data-nip='{city.nip('Budi Santoso')}']")[0]
-    assert "Budi Santoso" in budi.text and "07:48" in budi.text and "TL1+BELUM_PULANG*" in budi.text
+    assert "Budi Santoso" in budi.text and "07:48" in budi.text and "TL1 + Belum pulang*" in budi.text
     assert "terlambat 18 menit, belum presensi pulang" in budi.text
-    assert "BELUM_HADIR*" in css(d, f"tr[data-nip='{city.nip('Fajar Tuhumury')}']")[0].text
+    assert "Belum hadir*" in css(d, f"tr[data-nip='{city.nip('Fajar Tuhumury')}']")[0].text
+    # The coming Ramadan is not confirmed: said in words, with who acts, and no API path.
+    ramadan = wait_css(d, "#ramadanWarning .notice").text
+    assert "1448 H belum dikonfirmasi" in ramadan and "admin kota" in ramadan and "jam kerja biasa" in ramadan
+    assert "PUT" not in ramadan and "/ramadan" not in ramadan
     # Sort by check-in time: the earliest first, those without a check-in last.
     d.find_element("css selector", ".controls select option[value='masuk']").click()
     names = [r.find_element("css selector", ".name").text for r in css(d, "table.list tbody tr")]
@@ -210,6 +230,8 @@ def test_opd_head_sees_the_board_month_review_and_devices(hub, open_browser, cit
     css(d, ".legend summary")[0].click()
     legend = css(d, ".legend")[0].text
     assert "TL3" in legend and "Terlambat 61–90 menit" in legend and "TL3+PSW4" in legend
+    assert "Belum pulang" in legend and "alasan penting" in legend
+    assert raw_words(d) == []
     assert fits_the_width(d)
     wait_text(d, "#liveState", "Tersambung")
     shot(d, "opd-hari-ini")
@@ -220,6 +242,7 @@ def test_opd_head_sees_the_board_month_review_and_devices(hub, open_browser, cit
     assert len(css(d, "table.month tbody tr")) == 12
     budi_row = css(d, f"table.month tr[data-nip='{city.nip('Budi Santoso')}']")[0]
     assert "TL1 BP*" in budi_row.text and "Rp" in budi_row.text
+    assert "BP = belum pulang" in css(d, "#page")[0].text and raw_words(d) == [] and odd_rupiah(d) == []
     shot(d, "opd-bulan")
     budi_row.click()
     detail = wait_css(d, "section.employee")
@@ -229,8 +252,18 @@ def test_opd_head_sees_the_board_month_review_and_devices(hub, open_browser, cit
     if css(d, "table.deductions"):
         rule = css(d, "table.deductions tbody tr")[0].text
         assert "terlambat" in rule or "tidak presensi" in rule or "tanpa cuti" in rule
+    # Amounts are written one way everywhere, the explanation's components included; no policy keys.
+    explanation = css(d, "details.explain")[0].text
+    assert "Komponen disiplin Rp " in explanation and ",00" not in explanation
+    assert raw_words(d) == [] and odd_rupiah(d) == []
     assert fits_the_width(d)
     shot(d, "opd-bulan-pegawai")
+    # A check-out that never came, explained without the policy's key.
+    go(d, f"bulan?pegawai={city.nip('Ani Lestari')}")
+    rules = wait_text(d, "table.deductions tbody", "tidak presensi pulang").text
+    assert "missing" not in rules and "_code" not in rules
+    wait_text(d, "details.explain", "tidak presensi pulang")
+    assert raw_words(d) == [] and odd_rupiah(d) == []
 
     go(d, "tinjau")
     wait_text(d, "#page h1", "Perlu ditinjau — Dinas Kesehatan")
@@ -239,13 +272,17 @@ def test_opd_head_sees_the_board_month_review_and_devices(hub, open_browser, cit
     for words in ("liveness gagal", "di luar radius lokasi", "Wajah tidak dikenali", "tanda tangan digital tidak sah"):
         assert words in text
     assert len(css(d, "table.review button")) == 2  # a correction for each employee whose punch did not count
+    assert raw_words(d) == []
     assert fits_the_width(d)
     shot(d, "opd-tinjau")
 
     go(d, "perangkat")
     alerts = wait_css(d, "#deviceAlerts").text
     assert "hp-dinkes-02: tidak terhubung sejak 2 jam lalu" in alerts and "antrean 740 event" in alerts
-    assert "online" in css(d, "tr[data-device='pi-dinkes-01']")[0].text
+    office, field = css(d, "tr[data-device='pi-dinkes-01']")[0].text, css(d, "tr[data-device='hp-dinkes-02']")[0].text
+    assert "Daring" in office and "Lokasi tetap" in office and "kosong" in office
+    assert "Luring" in field and "GPS 3D" in field and "2 jam lalu" in field and "740 belum terkirim" in field
+    assert raw_words(d) == []
     assert css(d, "#map.leaflet-container.plain-map")  # no tiles configured: the coordinate view
     assert "ditampilkan sebagai koordinat saja" in css(d, "#page")[0].text
     coords = css(d, "table.coords")[0].text
@@ -287,7 +324,7 @@ def test_a_correction_raised_from_the_review_list_counts_on_the_board_once_anoth
     assert wait_css(d, "#formStatus .notice.error").text == \
         "Koreksi harus disetujui oleh pengguna lain, bukan oleh pengajunya."
     go(d, "hari-ini")
-    wait_text(d, f"tr[data-nip='{fajar_nip}']", "BELUM_HADIR*")  # not counted while pending
+    wait_text(d, f"tr[data-nip='{fajar_nip}']", "Belum hadir*")  # not counted while pending
 
     other = open_browser(1280)  # the city's IT admin approves
     login(other, hub.url, "admin")
@@ -301,8 +338,8 @@ def test_a_correction_raised_from_the_review_list_counts_on_the_board_once_anoth
     assert "disetujui admin" in wait_text(other, "table.list tbody tr", "disetujui").text
 
     d.refresh()  # the OPD head's board counts it now
-    row = wait_text(d, f"tr[data-nip='{fajar_nip}']", "BELUM_PULANG*")
-    assert "07:22" in row.text and "BELUM_HADIR" not in row.text
+    row = wait_text(d, f"tr[data-nip='{fajar_nip}']", "Belum pulang*")
+    assert "07:22" in row.text and "Belum hadir" not in row.text
     # Only the refused self-approval was an error in the console.
     assert [e for e in console_errors(d) if "/approve - " not in e or "403" not in e] == []
     assert console_errors(other) == []
@@ -367,7 +404,7 @@ def test_live_check_ins_arrive_by_name_in_wit_and_the_stream_reconnects(hub, ope
     item = wait_text(d, "#liveList li", "Joko Siahaya")
     assert item.text.startswith("10:29 Joko Siahaya") and joko not in item.text
     row = wait_text(d, f"tr[data-nip='{joko}']", "10:29")  # the board follows the event
-    assert "TL4+BELUM_PULANG*" in row.text
+    assert "TL4 + Belum pulang*" in row.text
     shot(d, "opd-langsung")
 
     hub.stop()
@@ -399,10 +436,13 @@ def test_payroll_office_reads_every_opd_and_downloads_the_exports(hub, open_brow
     # CSV for Excel in Indonesian settings (main's exports): a byte-order mark and ';' between fields.
     rows = list(csv.reader((downloads / files[0]).read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows[0][:3] == ["NIP", "Nama", "OPD"] and {r[1] for r in rows[1:]} >= {"Budi Santoso", "Ani Lestari"}
+    status = rows[0].index("Status")
+    assert {r[status] for r in rows[1:]} == {"Sementara per 24-11-2026 10:30 WIT"}  # a time says its zone
     from openpyxl import load_workbook
 
     sheet = load_workbook(downloads / files[1]).active
     assert sheet.title == "DINKES" and sheet.max_row == 13
+    assert sheet.cell(2, status + 1).value == "Sementara per 24-11-2026 10:30 WIT"
     go(d, "tinjau")
     wait_css(d, "table.review tbody tr")
     assert css(d, "table.review button") == []  # payroll reads the review list; it does not raise corrections
@@ -414,6 +454,88 @@ def test_payroll_office_reads_every_opd_and_downloads_the_exports(hub, open_brow
     assert fits_the_width(d)
     shot(d, "payroll-hari-ini")
     assert console_errors(d) == []
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_month_that_has_not_begun_says_so_without_codes_or_amounts(hub, open_browser, city, width):
+    d = open_browser(width)
+    login(d, hub.url, "kadis-dinkes")
+    go(d, "bulan?bulan=2026-12")
+    note = wait_css(d, "#notStarted").text
+    assert "Bulan ini belum dimulai" in note and "Desember 2026 dimulai Selasa, 1 Desember 2026" in note
+    page = css(d, "#page")[0].text
+    assert not css(d, "table.month") and not css(d, "#exportXlsx") and not css(d, "#provisional")
+    assert "Rp" not in page and "SEMENTARA" not in page
+    assert fits_the_width(d)
+    shot(d, "opd-bulan-depan")
+    go(d, f"bulan?bulan=2026-12&pegawai={city.nip('Budi Santoso')}")
+    wait_css(d, "section.employee #notStarted")
+    assert not css(d, ".calendar") and not css(d, "details.explain") and "Rp" not in css(d, "#page")[0].text
+    go(d, "bulan?bulan=2026-11")  # the month under way stays provisional
+    assert "SEMENTARA" in wait_css(d, "#provisional").text and not css(d, "#notStarted")
+    employee = open_browser(width)
+    login(employee, hub.url, "ani")
+    go(employee, "saya?bulan=2026-12")
+    assert "Bulan ini belum dimulai" in wait_css(employee, "#notStarted").text
+    assert "Rp" not in css(employee, "#page")[0].text
+    shot(employee, "pegawai-bulan-depan")
+    assert console_errors(d) == [] and console_errors(employee) == []
+
+
+def test_every_field_error_of_a_refused_form_is_said_in_bahasa_next_to_its_field(hub, open_browser, city):
+    d = open_browser(390)
+    login(d, hub.url, "kadis-dinkes")
+    go(d, "pengajuan?form=tugas")
+    form = wait_css(d, "#dutyForm")
+    # What the browser would check itself is left to the API here (as with an older page or a changed hub).
+    d.execute_script("arguments[0].noValidate = true; for (const e of arguments[0].elements) "
+                     "e.removeAttribute('maxlength')", form)
+    form.find_element("css selector", f"select[name=nip] option[value='{city.nip('Dedi Latuconsina')}']").click()
+    form.find_element("css selector", "input[name=number]").send_keys("9" * 150)
+    form.find_element("css selector", "input[name=destination]").send_keys("RSUD " * 50)
+    set_value(d, form.find_element("css selector", "input[name=start]"), "2026-11-25")
+    set_value(d, form.find_element("css selector", "input[name=end]"), "2026-11-26")
+    set_value(d, form.find_element("css selector", "input[name=lat]"), "-100")
+    set_value(d, form.find_element("css selector", "input[name=lon]"), "128.2")
+    form.find_element("css selector", "button[type=submit]").click()
+    notice = wait_css(d, "#formStatus .notice.error").text
+    assert notice.startswith("Isian tidak valid: 3 isian perlu diperbaiki."), notice
+    assert "nomor surat tugas: maksimal 100 karakter" in notice and "lintang: minimal -90" in notice
+    errors = {e.get_attribute("data-field"): e.text for e in css(d, "#dutyForm .field-error")}
+    assert errors == {"number": "maksimal 100 karakter", "destination": "maksimal 200 karakter",
+                      "lat": "minimal -90"}, errors
+    for name in errors:  # each next to its own input
+        label = form.find_element("css selector", f"[name={name}]").find_element("xpath", "..")
+        assert label.find_element("css selector", ".field-error").text == errors[name]
+    assert "at most" not in css(d, "#page")[0].text and raw_words(d) == []
+    assert fits_the_width(d)
+    shot(d, "opd-surat-tugas-galat")
+    # Put right, the same form goes through and the marks go.
+    number = form.find_element("css selector", "input[name=number]")
+    number.clear()
+    number.send_keys("096/ST/DINKES/XI/2026")
+    destination = form.find_element("css selector", "input[name=destination]")
+    destination.clear()
+    destination.send_keys("RSUD Haulussy")
+    set_value(d, form.find_element("css selector", "input[name=lat]"), "-3.69")
+    form.find_element("css selector", "button[type=submit]").click()
+    assert "tersimpan" in wait_css(d, "#formStatus .notice.ok").text
+    assert not css(d, "#dutyForm .field-error") and not css(d, "#dutyForm [aria-invalid]")
+
+
+def test_a_locked_login_says_how_long_to_wait(hub, open_browser):
+    d = open_browser(390)
+    d.get(hub.url + "/app/")
+    wait_css(d, "#user").send_keys("kadis-disdik")
+    for attempt in range(6):  # five wrong passwords in a row lock the account (hub.users.LOCK_AFTER)
+        css(d, "#pass")[0].clear()
+        css(d, "#pass")[0].send_keys(f"salah-{attempt}")
+        css(d, "#loginForm button")[0].click()
+        wait_for(d, lambda d: css(d, "#loginError")[0].text and css(d, "#loginForm button")[0].is_enabled())
+    message = css(d, "#loginError")[0].text
+    # The duration comes from the API (Retry-After of hub.users.LOCK_FOR, 15 minutes), not from the page.
+    assert message.startswith("Terlalu banyak percobaan masuk yang gagal: coba lagi dalam 15 menit."), message
+    shot(d, "login-terkunci")
 
 
 def test_admin_switches_opd(hub, open_browser, city):

@@ -126,20 +126,28 @@ HEADERS = ["NIP", "Nama", "OPD", "Bulan", "TPP Dasar (Rp)", "Jumlah Potongan (%)
            "Hari TK", "Tidak Dibayar", "TPP Diterima (Rp)", "Status", "Hari Belum Terjadi"]
 
 
-def _status(r: TppResult, tz) -> str:
+def _status(r: TppResult, tz, not_started: bool) -> str:
+    """The row's status as the payroll office reads it; a time is in WIT and says so."""
+    if not_started:
+        return "Bulan belum dimulai"
     if not r.provisional:
         return "Final"
-    return f"Sementara per {r.as_of.astimezone(tz):%d-%m-%Y %H:%M}" if r.as_of else "Sementara"
+    return f"Sementara per {r.as_of.astimezone(tz):%d-%m-%Y %H:%M} WIT" if r.as_of else "Sementara"
 
 
 def _rows(request: Request, month: str, opd: str | None) -> list[list]:
     names = {e.nip: (e.name, e.opd_code) for e in request.app.state.master.employees(opd)}
     tz = _att(request).tz
+    not_started = month > f"{_now(request).astimezone(tz):%Y-%m}"
     rows = []
     for r in _att(request).month(month, _now(request), opd):
         name, opd_code = names[r.nip]
+        if not_started:  # nothing has happened: no deductions and no TPP to pay yet, not even provisional ones
+            rows.append([r.nip, name, opd_code, month, r.base, None, None, None, None, None,
+                         _status(r, tz, True), r.days_not_yet])
+            continue
         rows.append([r.nip, name, opd_code, month, r.base, round(r.deduction_percent, 4), r.applied_percent,
-                     r.tk_days, "Ya" if r.zeroed else "Tidak", r.final_amount, _status(r, tz), r.days_not_yet])
+                     r.tk_days, "Ya" if r.zeroed else "Tidak", r.final_amount, _status(r, tz, False), r.days_not_yet])
     return rows
 
 

@@ -24,7 +24,19 @@ export function calendar(data) {
     h("p.muted.small", { text: `Di kalender: ${SHORT_NOTE}.` }));
 }
 
+/** A month after today (WIT): said plainly, with nothing that looks like a result. */
+export function notStarted(data) {
+  return h("div.notice.info", { id: "notStarted", role: "status" }, h("strong", { text: "Bulan ini belum dimulai" }),
+    h("p", { text: `${data.nama_bulan} dimulai ${dateLabel(data.tanggal[0].tanggal)}. Belum ada kode presensi, `
+      + "potongan, maupun TPP untuk bulan ini." }));
+}
+
 export function employeeDetail(data, { title } = {}) {
+  if (data.belum_dimulai) {
+    return h("section.employee", { dataset: { nip: data.nip } },
+      h("h2", { text: title || `${data.nama} — ${data.nama_bulan}` }),
+      h("p.muted", { text: `NIP ${data.nip} · ${data.opd.nama}` }), notStarted(data));
+  }
   const summary = h("div.tpp", {},
     h("div", {}, h("span.muted", { text: "TPP diterima" + (data.sementara ? " (sementara)" : "") }),
       h("strong.big", { text: rupiah(data.tpp_diterima) })),

@@ -2,9 +2,9 @@
 // employee's month in detail (deductions with rule and date, TPP explained).
 import { api, download } from "../api.js";
 import { clear, h, notice } from "../dom.js";
-import { monthLabel, percent, rupiah, shiftMonth } from "../format.js";
-import { employeeDetail } from "../employee.js";
-import { SHORT_NOTE, codeTone, legend, shortCode } from "../legend.js";
+import { dateLabel, monthLabel, percent, rupiah, shiftMonth } from "../format.js";
+import { employeeDetail, notStarted } from "../employee.js";
+import { SHORT_NOTE, codeLabel, codeTone, legend, shortCode } from "../legend.js";
 
 const EXPORTERS = ["admin", "payroll", "auditor", "opd"];
 
@@ -51,11 +51,18 @@ export function render(el, ctx) {
       h("div.controls", {},
         h("button", { type: "button", text: "‹ Sebelumnya", on: { click: () => nav(-1) } }), picker,
         h("button", { type: "button", text: "Berikutnya ›", on: { click: () => nav(1) } }),
-        EXPORTERS.includes(ctx.config.pengguna.peran) ? [
+        EXPORTERS.includes(ctx.config.pengguna.peran) && !data.belum_dimulai ? [
           h("button.primary", { type: "button", id: "exportXlsx", text: "Unduh XLSX", on: { click: () => exportAs("xlsx") } }),
           h("button", { type: "button", id: "exportCsv", text: "Unduh CSV", on: { click: () => exportAs("csv") } }),
         ] : null, search));
     search.oninput = drawGrid;
+    if (data.belum_dimulai) {
+      // Nothing has happened yet: no codes, no deductions, no TPP to show (not even a provisional one).
+      search.hidden = true;
+      clear(status, notStarted(data));
+      clear(grid); clear(caption);
+      return;
+    }
     if (data.sementara) {
       clear(status, h("p.notice.wait", { id: "provisional", text: `SEMENTARA: ${monthLabel(data.bulan)} belum selesai `
         + `(dihitung ${data.dihitung_pada} WIT). Hari yang belum terjadi belum dihitung; kode bertanda * dapat berubah; `
@@ -65,10 +72,11 @@ export function render(el, ctx) {
   }
 
   function drawGrid() {
+    if (data.belum_dimulai) return;
     const q = search.value.trim().toLowerCase();
     const rows = data.pegawai.filter((p) => !q || p.nama.toLowerCase().includes(q) || p.nip.includes(q));
     const headRow = h("tr", {}, h("th.sticky", { text: "Pegawai" }),
-      data.tanggal.map((t) => h("th.day", { title: t.tanggal }, h("span", { text: String(Number(t.tanggal.slice(8))) }),
+      data.tanggal.map((t) => h("th.day", { title: dateLabel(t.tanggal), dataset: { date: t.tanggal } }, h("span", { text: String(Number(t.tanggal.slice(8))) }),
         h("small", { text: t.hari }))),
       h("th", { text: "TK" }), h("th", { text: "Potongan" }), h("th", { text: "TPP diterima" }));
     const body = rows.map((p) => h("tr", { dataset: { nip: p.nip }, tabIndex: 0, class: p.nip === nip ? "selected" : "",
@@ -79,7 +87,7 @@ export function render(el, ctx) {
       const code = p.hari[t.tanggal];
       const provisional = p.hari_sementara.includes(t.tanggal);
       if (!code) return h("td.cell", { class: t.nanti ? "future" : "off", text: t.nanti ? "" : "–" });
-      return h("td.cell", { class: codeTone(code), title: `${t.tanggal}: ${code}${provisional ? " (sementara)" : ""}`,
+      return h("td.cell", { class: codeTone(code), title: `${dateLabel(t.tanggal)}: ${codeLabel(code)}${provisional ? " (sementara)" : ""}`,
         text: shortCode(code) + (provisional ? "*" : "") });
     }),
     h("td", { text: String(p.hari_tk) }),
@@ -89,7 +97,7 @@ export function render(el, ctx) {
       : notice("info", "Tidak ada pegawai yang cocok."));
     clear(caption, `Di tabel: ${SHORT_NOTE}. Pilih satu pegawai untuk rincian potongan dan penjelasan TPP.`);
     // A month under way opens on today's column (on a phone only a few days fit).
-    const today = grid.querySelector(`th.day[title='${data.hari_ini}']`);
+    const today = grid.querySelector(`th.day[data-date='${data.hari_ini}']`);
     const sticky = grid.querySelector("th.sticky");
     if (today && sticky) grid.scrollLeft = Math.max(0, today.offsetLeft + 2 * today.offsetWidth - grid.clientWidth);
   }

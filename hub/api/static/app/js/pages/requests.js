@@ -6,6 +6,9 @@ import { clear, field, h, notice } from "../dom.js";
 import { dateLabel, witDateTime } from "../format.js";
 import { makeMap, pointPicker } from "../map.js";
 
+/** A policy's leave type as words (alasan_penting -> alasan penting). */
+const leaveWords = (type) => type.replace(/_/g, " ");
+
 const FORMS = [["cuti", "Cuti"], ["tugas", "Surat tugas"], ["koreksi", "Koreksi presensi"]];
 
 export function render(el, ctx) {
@@ -35,15 +38,40 @@ export function render(el, ctx) {
   async function submit(form, path, body, done) {
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
+    clearFieldErrors(form);
     try {
       await api(path, { method: "POST", body });
       say("ok", done);
       form.reset();
       loadList();
     } catch (e) {
-      say("error", e.message, e.detail);
+      if (e.fields.length > 1) {
+        clear(status, h("div.notice.error", { role: "alert", title: e.detail },
+          h("strong", { text: e.message }), h("ul", {}, e.fields.map((f) => h("li", { text: `${f.name || "isian"}: ${f.text}` })))));
+      } else say("error", e.message, e.detail);
+      showFieldErrors(form, e.fields);
     } finally {
       button.disabled = false;
+    }
+  }
+
+  // The API names its fields; the correction form asks for its time as a day and an hour.
+  const INPUT_OF = { at: "time" };
+
+  function clearFieldErrors(form) {
+    for (const el of form.querySelectorAll(".field-error")) el.remove();
+    for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  }
+
+  /** Each field's error under its own input (every one of them, not only the first). */
+  function showFieldErrors(form, fields) {
+    for (const f of fields) {
+      const name = (f.field || "").split(".").pop();
+      const input = form.querySelector(`[name='${INPUT_OF[name] || name}']`);
+      if (!input) continue;
+      input.setAttribute("aria-invalid", "true");
+      const label = input.closest(".field") || input.parentElement;
+      label.append(h("small.field-error", { dataset: { field: name }, text: f.text }));
     }
   }
 
@@ -51,7 +79,7 @@ export function render(el, ctx) {
     const form = h("form.form", { id: "leaveForm" },
       field("Pegawai", staffSelect()),
       field("Jenis cuti", h("select", { name: "type", required: true },
-        ctx.config.jenis_cuti.map((t) => h("option", { value: t, text: t })))),
+        ctx.config.jenis_cuti.map((t) => h("option", { value: t, text: leaveWords(t) })))),
       h("div.row", {}, field("Mulai", h("input", { type: "date", name: "start", required: true })),
         field("Selesai", h("input", { type: "date", name: "end", required: true }))),
       field("Disetujui oleh", h("input", { name: "approver", maxLength: 100 })),
@@ -139,7 +167,7 @@ export function render(el, ctx) {
       if (which === "cuti") {
         const rows = await api(`/leave${q}`);
         clear(listBox, h("h2", { text: "Cuti tercatat" }), table(["Pegawai", "Jenis", "Mulai", "Selesai", "Disetujui oleh"],
-          rows.map((x) => [nameOf(x.nip), x.type, dateLabel(x.start), dateLabel(x.end), x.approver || "–"])));
+          rows.map((x) => [nameOf(x.nip), leaveWords(x.type), dateLabel(x.start), dateLabel(x.end), x.approver || "–"])));
       } else if (which === "tugas") {
         const rows = await api(`/duty-orders${q}`);
         clear(listBox, h("h2", { text: "Surat tugas tercatat" }), table(["Pegawai", "Nomor", "Tujuan", "Mulai", "Selesai", "Koordinat"],
