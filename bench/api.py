@@ -3,6 +3,7 @@ in a city of 6,000, against GET /health and GET /app (a redirect: the framework'
 
     python bench/api.py [--employees 6000] [--opds 40] [--clients 50,200] [--seconds 6] [--events-per-s 2]
                         [--data DIR]   # seed once into DIR and reuse it on the next runs
+                        [--no-raw]     # skip the 20-40 s recomputation from raw events
 
 Seeds master data and a month of events for the whole city (two per employee per working day up to the
 moment `--now`, a Tuesday late in a month), then serves the real app under uvicorn in a separate process
@@ -12,16 +13,21 @@ results as the hub would (so the kept board and month keep being updated during 
 The load comes from this process: asyncio clients, one keep-alive connection each, raw HTTP/1.1.
 - closed loop: each client sends its next request as soon as the previous answer arrives (saturation);
 - paced: each client sends one request a second (a dashboard refreshing every second), `--clients` at once.
+The board and the month are asked twice: as a bare client (no gzip, no cache: the whole body every time) and
+as a browser asks (gzip, and If-None-Match with the ETag it holds).
 Each phase runs `--seconds`; besides latency it reports the server process's CPU time per request (from
-/proc), which does not depend on what else the machine runs. Also printed: the first (cold) request of the
-OPD's month, the time to recompute the same month from raw events in-process (what every request cost
-before), and the load average. Last line: JSON.
+/proc), which does not depend on what else the machine runs, the load generator's own CPU, and the server's
+garbage collections in the phase (full ones and the longest pause; the server freezes what exists at start,
+as `hadir-hub run` does). Also printed: the first (cold) request of the OPD's month, the time to recompute
+the same month from raw events in-process (what every request cost before), and the load average. Last
+line: JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -104,11 +110,48 @@ def seed(work: Path, employees: int, opds: int, now: datetime) -> int:
 # ------------------------------------------------------------------------------------------- server side
 
 
+def record_gc_pauses(path: Path) -> None:
+    """Every garbage collection of this process that took 1 ms or more, or of the oldest generation, written
+    to `path` twice a second as [[monotonic end, generation, ms], ...] (the load generator reads it per phase:
+    CLOCK_MONOTONIC is the same in both processes)."""
+    pauses: list[list[float]] = []
+    started = [0.0]
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        ms = (time.perf_counter() - started[0]) * 1000
+        if ms >= 1.0 or info["generation"] == 2:
+            pauses.append([time.monotonic(), info["generation"], round(ms, 2)])
+
+    def write() -> None:
+        while True:
+            time.sleep(0.5)
+            path.with_suffix(".tmp").write_text(json.dumps(pauses[-5000:]))
+            path.with_suffix(".tmp").replace(path)
+
+    gc.callbacks.append(callback)
+    threading.Thread(target=write, daemon=True).start()
+
+
+def gc_pauses(path: Path, start: float, end: float) -> dict:
+    """The server's collections between `start` and `end` (monotonic): how many of the oldest generation and
+    the longest pause."""
+    try:
+        pauses = [p for p in json.loads(path.read_text()) if start <= p[0] <= end]
+    except (OSError, ValueError):
+        return {}
+    return {"gc_gen2": sum(1 for p in pauses if p[1] == 2), "gc_max_ms": max((p[2] for p in pauses), default=0.0)}
+
+
 def serve(work: Path, port: int, now: datetime, opds: int, events_per_s: float, http: str) -> None:
     """The app over the seeded files, under uvicorn; a thread adds events for OPD00 as the hub would."""
     import uvicorn
 
-    from hub.api.app import create_app
+    record_gc_pauses(work / "gc-pauses.json")
+
+    from hub.api.app import create_app, settle_memory
     from hub.ingest.metrics import IngestMetrics
     from hub.payroll.policy_file import load_policy
     from hub.registry import DeviceRegistry
@@ -132,6 +175,7 @@ def serve(work: Path, port: int, now: datetime, opds: int, events_per_s: float, 
             app.state.results.on_stored(item)
 
     threading.Thread(target=feed, daemon=True).start()
+    settle_memory()  # as `hadir-hub run` does once the hub has started
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_keep_alive=60,
                 http=http)
 
@@ -140,13 +184,17 @@ def serve(work: Path, port: int, now: datetime, opds: int, events_per_s: float, 
 
 
 class Conn:
-    """One keep-alive HTTP/1.1 connection that sends GETs and reads Content-Length bodies."""
+    """One keep-alive HTTP/1.1 connection that sends GETs and reads Content-Length bodies. With `revalidate`
+    it behaves like a browser: it takes gzip and sends the ETag it last got as If-None-Match (its HTTP cache
+    revalidating; a 304 has no body)."""
 
-    def __init__(self, port: int, token: str):
-        self.port, self.token = port, token
+    def __init__(self, port: int, token: str, revalidate: bool = False):
+        self.port, self.token, self.revalidate = port, token, revalidate
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.reconnects = 0
+        self.etag: str | None = None
+        self.not_modified = 0
 
     async def get(self, path: str) -> int:
         try:
@@ -159,16 +207,22 @@ class Conn:
     async def _get(self, path: str) -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.token}\r\n\r\n"
-                          .encode())
+        cached = "Accept-Encoding: gzip, deflate, br\r\n" if self.revalidate else ""
+        cached += f"If-None-Match: {self.etag}\r\n" if self.revalidate and self.etag else ""
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.token}\r\n"
+                          f"{cached}\r\n".encode())
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0
         for line in head.split(b"\r\n"):
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":")[1])
+            elif line.lower().startswith(b"etag:"):
+                self.etag = line.split(b":", 1)[1].strip().decode()
         await self.reader.readexactly(length)
-        if status not in (200, 307):
+        if status == 304:
+            self.not_modified += 1
+        elif status not in (200, 307):
             raise RuntimeError(f"GET {path}: {status}")
         return length
 
@@ -184,9 +238,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def phase(port: int, token: str, path: str, clients: int, seconds: float, paced: bool, pid: int) -> dict:
+async def phase(port: int, token: str, path: str, clients: int, seconds: float, paced: bool, pid: int,
+                revalidate: bool = False, gc_file: Path | None = None) -> dict:
     """`clients` connections on `path` for `seconds`; closed loop, or one request a second each (paced)."""
-    conns = [Conn(port, token) for _ in range(clients)]
+    conns = [Conn(port, token, revalidate) for _ in range(clients)]
     for c in conns:  # connect first: the phase measures requests, not TCP handshakes
         await c.get("/health")
     latencies: list[float] = []
@@ -200,21 +255,28 @@ async def phase(port: int, token: str, path: str, clients: int, seconds: float, 
         nxt = time.perf_counter()
         while time.perf_counter() < stop:
             started = time.perf_counter()
-            size = await c.get(path)
+            size = max(size, await c.get(path))
             latencies.append((time.perf_counter() - started) * 1000)
             if paced:
                 nxt += 1.0
                 await asyncio.sleep(max(0.0, nxt - time.perf_counter()))
 
-    started, cpu = time.perf_counter(), cpu_seconds(pid)
+    started, cpu, since, mine = time.perf_counter(), cpu_seconds(pid), time.monotonic(), time.process_time()
     await asyncio.gather(*(run(c, i / clients) for i, c in enumerate(conns)))
-    wall, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
+    wall, cpu, until = time.perf_counter() - started, cpu_seconds(pid) - cpu, time.monotonic()
+    mine = time.process_time() - mine
     for c in conns:
         c.close()
     s = sorted(latencies)
-    return {"requests": len(s), "p50_ms": s[len(s) // 2], "p99_ms": s[min(len(s) - 1, int(len(s) * 0.99))],
-            "rps": len(s) / wall, "bytes": size, "reconnects": sum(c.reconnects for c in conns),
-            "server_cpu_ms_per_request": cpu * 1000 / max(1, len(s)), "server_cores": cpu / wall}
+    out = {"requests": len(s), "p50_ms": s[len(s) // 2], "p99_ms": s[min(len(s) - 1, int(len(s) * 0.99))],
+           "rps": len(s) / wall, "bytes": size, "reconnects": sum(c.reconnects for c in conns),
+           "server_cpu_ms_per_request": cpu * 1000 / max(1, len(s)), "server_cores": cpu / wall,
+           "client_cores": mine / wall,  # the load generator shares the machine's cores with the server
+           "not_modified": sum(c.not_modified for c in conns)}
+    if gc_file is not None:
+        await asyncio.sleep(0.6)  # the server writes its pauses twice a second
+        out.update(gc_pauses(gc_file, since, until))
+    return out
 
 
 def main() -> None:
@@ -228,6 +290,7 @@ def main() -> None:
     ap.add_argument("--data", help="seed into (or reuse the city already seeded in) this folder")
     ap.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"],
                     help="uvicorn's HTTP parser (auto: httptools when installed)")
+    ap.add_argument("--no-raw", action="store_true", help="skip recomputing the month from raw events (20 s)")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -258,12 +321,14 @@ def main() -> None:
 
     store = SqliteEventStore(work / "events.sqlite")
     master = MasterData(f"sqlite:///{work / 'master.sqlite'}")
-    started = time.perf_counter()
-    Attendance(store, master, load_policy()).month(now.strftime("%Y-%m"), now, "OPD00")
-    raw_month_s = time.perf_counter() - started
+    raw_month_s = float("nan")
+    if not args.no_raw:
+        started = time.perf_counter()
+        Attendance(store, master, load_policy()).month(now.strftime("%Y-%m"), now, "OPD00")
+        raw_month_s = time.perf_counter() - started
+        print(f"OPD00 month recomputed from raw events (the old /tpp per request): {raw_month_s * 1000:.0f} ms",
+              flush=True)
     store.close()
-    print(f"OPD00 month recomputed from raw events (the old /tpp per request): {raw_month_s * 1000:.0f} ms",
-          flush=True)
 
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(work), "--port", str(port), "--now", args.now,
@@ -275,6 +340,9 @@ def main() -> None:
     # Two baselines: /health (it counts the stored events), and /app (a redirect: framework and loopback only).
     paths = {"floor": "/app", "health": "/health", "board": "/view/today?opd=OPD00",
              "month": f"/view/month?opd=OPD00&month={month}"}
+    # The same two views asked as a browser asks: it takes gzip, and its HTTP cache revalidates what it holds
+    # with the ETag (an unchanged view costs a 304 without a body).
+    revalidating = {"board_browser": paths["board"], "month_browser": paths["month"]}
     out: dict = {"load_average_at_start": os.getloadavg()[0], "cpus": os.cpu_count(),
                  "employees": args.employees, "opds": args.opds, "opd_staff": len(range(0, args.employees, args.opds)),
                  "events": events, "events_per_s": args.events_per_s, "raw_month_ms": raw_month_s * 1000}
@@ -299,15 +367,19 @@ def main() -> None:
                       f"{out[f'{name}_cold_ms']:.0f} ms, {size / 1000:.0f} kB", flush=True)
             for clients in (int(x) for x in args.clients.split(",")):
                 for paced in (False, True):
-                    for name, path in paths.items():
-                        r = await phase(port, token, path, clients, args.seconds, paced, server.pid)
+                    for name, path in [*paths.items(), *revalidating.items()]:
+                        r = await phase(port, token, path, clients, args.seconds, paced, server.pid,
+                                        revalidate=name in revalidating, gc_file=work / "gc-pauses.json")
                         mode = "paced 1/s" if paced else "closed loop"
                         key = f"{name}_{clients}_{'paced' if paced else 'closed'}"
                         out[key] = {k: round(v, 2) for k, v in r.items()}
-                        print(f"  {clients:4d} clients {mode:11s} GET {path}: p50 {r['p50_ms']:.1f} ms, "
+                        cached = (f" as a browser (gzip, {r['bytes'] / 1000:.1f} kB; If-None-Match: "
+                                  f"{r['not_modified']} were 304)" if name in revalidating else "")
+                        print(f"  {clients:4d} clients {mode:11s} GET {path}{cached}: p50 {r['p50_ms']:.1f} ms, "
                               f"p99 {r['p99_ms']:.1f} ms, {r['rps']:.0f} req/s, server "
-                              f"{r['server_cpu_ms_per_request']:.2f} CPU-ms/request on {r['server_cores']:.2f} cores",
-                              flush=True)
+                              f"{r['server_cpu_ms_per_request']:.2f} CPU-ms/request on {r['server_cores']:.2f} cores "
+                              f"(client {r['client_cores']:.2f}); "
+                              f"gc: {r.get('gc_gen2', '?')} full, longest {r.get('gc_max_ms', '?')} ms", flush=True)
 
         asyncio.run(run())
     finally:

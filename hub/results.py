@@ -9,13 +9,23 @@ hook (immediately), a poll of the store for events stored by other hub processes
 entry's own read of the store when it is built; keys de-duplicate the three. Any audited change of master
 data (staff, leave, duty orders, sites, corrections, holidays) drops every entry. Results that depend on
 the clock (today while it is under way) carry the next moment they can change and are recomputed then.
+
+Rendered views (the JSON bytes a route returns, with an ETag) are kept per entry. Once a view has been asked
+for, a background thread re-renders it as soon as an event or a change concerns it (and rebuilds a dropped
+entry), for as long as someone asked for it in the last `keep_fresh_s`: the dashboards that all reload after
+a check-in find the new view ready instead of each waiting for it. A request never gets a view older than what
+the hub has stored: while an event waits to be rendered, `ready` says no and the request waits for the render
+in progress (one render, however many requests).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import logging
 import threading
 import time as monotonic_time
+import weakref
 from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -55,6 +65,28 @@ AWAITING_CHECKOUT = "BELUM_PULANG"  # no check-out yet, the check-out window is 
 
 # Audited tables that never change attendance: a change there must not drop the results.
 _NOT_ATTENDANCE = ("audit_log", "api_user", "user", "token", "session", "login", "password")
+
+
+def _refresh_loop(ref: weakref.ref[LiveResults], wakeup: threading.Event) -> None:
+    """The background thread of `LiveResults`: woken by every stored event, and every `poll_s / 2` otherwise;
+    it ends when nobody asked for a view for `keep_fresh_s` (the next request starts it again)."""
+    wait_s = 0.0
+    while True:
+        wakeup.wait(wait_s)
+        wakeup.clear()
+        results = ref()
+        if results is None or not results.background:
+            return
+        try:
+            kept = results.refresh_kept()
+        except Exception:  # keep refreshing; a request renders for itself meanwhile
+            log.exception("refreshing the kept views failed")
+            kept = 1
+        if not kept:
+            results._refresher = None
+            return
+        wait_s = results.poll_s / 2
+        del results
 
 
 def as_of(policy: Policy, employee: RuleEmployee, day: DayResult, now: datetime) -> tuple[DayResult, bool]:
@@ -103,6 +135,19 @@ class Row:
 
 
 @dataclass
+class View:
+    """A rendered view of an entry: the bytes a route returns (also gzipped, once, for browsers: the board's
+    43 kB become about 2.3 kB), their ETag, and how to render it again."""
+
+    version: int  # the entry's version it shows
+    body: bytes
+    gzipped: bytes
+    etag: str
+    render: Callable[[Entry, datetime], bytes]
+    asked: float = 0.0  # monotonic time of the last request for it
+
+
+@dataclass
 class Entry:
     """The results of one OPD for one month (see the module docstring)."""
 
@@ -128,7 +173,10 @@ class Entry:
     valid_until: datetime | None = None  # the clock makes the rows stale from then on
     computed_at: datetime | None = None
     version: int = 0  # bumped whenever a row or the unknown faces change
-    views: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    views: dict[str, View] = field(default_factory=dict)
+    fragments: dict[tuple, tuple] = field(default_factory=dict)  # encoded parts of views, per employee (views.py)
+    edges: tuple[date, list[datetime]] | None = None  # a day and the moments its staff's codes can change
+    ahead: dict[str, datetime] = field(default_factory=dict)  # per employee, the first punch stamped after `now`
 
     def covers(self, at: datetime) -> bool:
         return self.lo <= at < self.hi
@@ -138,10 +186,16 @@ class LiveResults:
     """Per-(OPD, month) results kept current; thread-safe (ingest threads feed it, API threads read it)."""
 
     def __init__(self, attendance: Attendance, registry: DeviceRegistry, *,
-                 clock: Callable[[], datetime] | None = None, max_entries: int = 256, poll_s: float = 2.0):
+                 clock: Callable[[], datetime] | None = None, max_entries: int = 256, poll_s: float = 2.0,
+                 keep_fresh_s: float = 120.0, background: bool = True):
         self.attendance, self.registry = attendance, registry
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        self.max_entries, self.poll_s = max_entries, poll_s
+        self.max_entries, self.poll_s, self.keep_fresh_s = max_entries, poll_s, keep_fresh_s
+        self.background = background  # re-render asked-for views off the request path (see the module docstring)
+        self._wakeup = threading.Event()
+        self._refresher: threading.Thread | None = None
+        self._dropped: list[tuple[str, str, str, View]] = []  # views of dropped entries, to render again
+        self.renders = 0  # views rendered (for tests and the bench)
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, str], Entry] = OrderedDict()
         self._generation = 0
@@ -159,6 +213,7 @@ class LiveResults:
         if hasattr(attendance.store, "stored_since"):
             _, self._store_cursor = attendance.store.stored_since(0)
         # A change of master data in this process is seen at the next read, not after the next poll.
+        self._mark = f"hadir_attendance_changed_{id(self)}"  # one per instance: each must see its commits
         orm_event.listen(attendance.master._sessions, "after_flush", self._flushed)
         orm_event.listen(attendance.master._sessions, "after_commit", self._committed)
 
@@ -167,6 +222,7 @@ class LiveResults:
     def on_stored(self, item: StoredEvent) -> None:
         """The hub stored `item` (called from an ingest thread): hand it to the entries it concerns."""
         self._route([item])
+        self._wakeup.set()
 
     def _route(self, items: Iterable[StoredEvent]) -> None:
         by_opd: dict[str | None, list[StoredEvent]] = {}
@@ -200,24 +256,25 @@ class LiveResults:
     def _flushed(self, session: Any, _context: Any) -> None:
         changed = [*session.new, *session.dirty, *session.deleted]
         if any(not any(word in getattr(o, "__tablename__", "") for word in _NOT_ATTENDANCE) for o in changed):
-            session.info["hadir_attendance_changed"] = True
+            session.info[self._mark] = True
 
     def _committed(self, session: Any) -> None:
-        if session.info.pop("hadir_attendance_changed", False):
+        if session.info.pop(self._mark, False):
             self._master_touched = True
 
     def _last_audit_id(self) -> int:
         with self.attendance.master.session() as s:
             return s.scalar(select(AuditLog.id).order_by(AuditLog.id.desc()).limit(1)) or 0
 
-    def _poll(self) -> None:
+    def _poll(self, early_s: float = 0.0) -> None:
         """Master data changed (here or by another process: every change is audited) and events stored by
-        another hub process: at most every `poll_s`, or at once after a change made in this process."""
+        another hub process: at most every `poll_s`, or at once after a change made in this process. The
+        background thread polls `early_s` ahead of time, so requests seldom find a poll due."""
         now = monotonic_time.monotonic()
-        if not self._master_touched and now < self._next_poll:
+        if not self._master_touched and now < self._next_poll - early_s:
             return
         with self._poll_lock:
-            if not self._master_touched and now < self._next_poll:
+            if not self._master_touched and now < self._next_poll - early_s:
                 return
             self._master_touched = False
             self._next_poll = now + self.poll_s
@@ -257,8 +314,13 @@ class LiveResults:
     def invalidate(self, opds: set[str] | None = None) -> None:
         """Drop the entries of `opds` (every entry when empty or None): the next read rebuilds what it needs."""
         with self._lock:
+            dropped = [k for k in self._entries if not opds or k[0] in opds]
+            if self.background and self._refresher is not None:  # it rebuilds the views being watched
+                recent = monotonic_time.monotonic() - self.keep_fresh_s
+                self._dropped += [(opd, month, name, view) for opd, month in dropped
+                                  for name, view in self._entries[(opd, month)].views.items() if view.asked >= recent]
             if opds:
-                for key in [k for k in self._entries if k[0] in opds]:
+                for key in dropped:
                     del self._entries[key]
                 return
             self._generation += 1
@@ -269,6 +331,10 @@ class LiveResults:
     def opd_name(self, code: str) -> str | None:
         """The name of OPD `code`, None if there is no such OPD (kept until master data changes)."""
         self._poll()
+        return self.name_of(code)
+
+    def name_of(self, code: str) -> str | None:
+        """`opd_name` without looking for changes first (for renderers, which run under an entry's lock)."""
         names = self._opd_names
         if names is None:
             names = {o.code: o.name for o in self.attendance.master.list(Opd)}
@@ -303,19 +369,31 @@ class LiveResults:
             self._refresh(entry, now)
         return entry
 
-    def render(self, opd: str, month: str, name: str, render: Callable[[Entry], bytes],
-               now: datetime | None = None) -> bytes:
-        """A view of the entry, rendered once per entry version and kept (the bytes a route returns)."""
+    def render(self, opd: str, month: str, name: str, render: Callable[[Entry, datetime], bytes],
+               now: datetime | None = None) -> View:
+        """View `name` of the entry as of `now`: `render(entry, now)` once per entry version, kept, and from
+        now on re-rendered in the background when something changes it (see the module docstring)."""
+        now = now or self.clock()
         entry = self.entry(opd, month, now)
         with entry.lock:
-            cached = entry.views.get(name)
-            if cached is not None and cached[0] == entry.version:
-                return cached[1]
-            body = render(entry)
-            entry.views[name] = (entry.version, body)
-            return body
+            view = entry.views.get(name)
+            if view is None or view.version != entry.version:
+                view = self._render(entry, name, render, now)
+            view.asked = monotonic_time.monotonic()
+        self._start_refresher()
+        return view
 
-    def ready(self, opd: str, month: str, name: str, now: datetime) -> bytes | None:
+    def _render(self, entry: Entry, name: str, render: Callable[[Entry, datetime], bytes], now: datetime) -> View:
+        """Render and keep view `name` of `entry` (the caller holds `entry.lock`)."""
+        body = render(entry, now)
+        old = entry.views.get(name)
+        view = View(entry.version, body, gzip.compress(body, 6, mtime=0),
+                    '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"', render, old.asked if old else 0.0)
+        entry.views[name] = view
+        self.renders += 1
+        return view
+
+    def ready(self, opd: str, month: str, name: str, now: datetime) -> View | None:
         """The kept view if nothing can have changed it (no event waiting, no master change or store poll due,
         no window edge passed), else None: a cheap check that never touches a database, so an async route
         can answer without leaving the event loop and hand everything else to a thread (`render`)."""
@@ -326,8 +404,57 @@ class LiveResults:
                 or entry.dirty or entry.computed_at is None or now < entry.computed_at
                 or (entry.valid_until is not None and now >= entry.valid_until)):
             return None
-        cached = entry.views.get(name)
-        return cached[1] if cached is not None and cached[0] == entry.version else None
+        view = entry.views.get(name)
+        if view is None or view.version != entry.version:
+            return None
+        view.asked = monotonic_time.monotonic()
+        return view
+
+    # ------------------------------------------------------------------------------- background
+
+    def _start_refresher(self) -> None:
+        if not self.background or self._refresher is not None:
+            return
+        with self._lock:
+            if self._refresher is None:
+                # The thread holds the results weakly: it ends when they are dropped (tests make many apps).
+                self._refresher = threading.Thread(target=_refresh_loop, args=(weakref.ref(self), self._wakeup),
+                                                   name="hadir-results", daemon=True)
+                self._refresher.start()
+
+    def close(self) -> None:
+        """Stop the background thread (it also stops by itself once these results are dropped)."""
+        self.background = False
+        self._wakeup.set()
+
+    def refresh_kept(self) -> int:
+        """Bring every view asked for in the last `keep_fresh_s` up to date: poll, apply waiting events, follow
+        the clock, re-render, rebuild dropped entries. Returns how many views are being kept fresh."""
+        self._poll(early_s=self.poll_s / 2)
+        now = self.clock()
+        recent = monotonic_time.monotonic() - self.keep_fresh_s
+        kept = 0
+        with self._lock:
+            entries = list(self._entries.values())
+            dropped, self._dropped = self._dropped, []
+        for entry in entries:
+            asked = sum(1 for v in list(entry.views.values()) if v.asked >= recent)
+            kept += asked
+            if not asked:
+                continue
+            with entry.lock:
+                if not entry.built:
+                    continue  # a request is building it
+                self._apply_pending(entry)
+                self._refresh(entry, now)
+                for name, view in list(entry.views.items()):
+                    if view.asked >= recent and view.version != entry.version:
+                        self._render(entry, name, view.render, now)
+        for opd, month, name, view in dropped:
+            if view.asked >= recent and self.opd_name(opd) is not None:
+                self.render(opd, month, name, view.render, now).asked = view.asked
+                kept += 1
+        return kept
 
     def known_opd(self, code: str) -> bool | None:
         """Whether OPD `code` exists, from the kept names (None: not known without asking the database)."""
@@ -396,8 +523,12 @@ class LiveResults:
         for nip in entry.dirty:
             emp, rule = entry.staff[nip], entry.rules[nip]
             punches = entry.punches.get(nip, [])
+            entry.ahead.pop(nip, None)
             if current:  # as of `now`: a punch stamped later (a device clock ahead) has not happened yet
-                punches = punches[:bisect_right(punches, now, key=lambda p: p.at)]
+                cut = bisect_right(punches, now, key=lambda p: p.at)
+                if cut < len(punches):
+                    entry.ahead[nip] = punches[cut].at  # it counts from then on: the row changes then
+                punches = punches[:cut]
             resolved = resolve_month(policy, rule, entry.month, punches, entry.excuses.get(nip, []), entry.holidays,
                                      until=until)
             provisional: set[date] = set()
@@ -423,7 +554,11 @@ class LiveResults:
             return datetime.combine(days[0], time.min, tz)
         edges = [datetime.combine(today + timedelta(days=1), time.min, tz)]
         if current:
-            for rule in entry.rules.values():
-                edges += [e for e in day_edges(self.attendance.policy, rule, today) if e > now]
+            if entry.edges is None or entry.edges[0] != today:  # the same for every event of the day
+                entry.edges = (today, sorted({e for rule in entry.rules.values()
+                                              for e in day_edges(self.attendance.policy, rule, today)}))
+            later = entry.edges[1][bisect_right(entry.edges[1], now):]
+            edges += later[:1]
+            edges += [min(entry.ahead.values()) - timedelta(seconds=1)] if entry.ahead else []
         # A second after the edge: the rules compare with <= / <.
         return min(edges) + timedelta(seconds=1)

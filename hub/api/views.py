@@ -175,39 +175,61 @@ def day_of(row: Row, day: date) -> DayResult | None:
     return None
 
 
+def _with_list(head: dict, key: str, items: list[bytes]) -> bytes:
+    """`dumps(head)` with `key` (its last key, an empty list) holding the already encoded `items`."""
+    body = dumps(head)
+    if not body.endswith(f'"{key}":[]}}'.encode()):
+        raise ValueError(f"{key} must be the last key")
+    return body[:-2] + b",".join(items) + b"]}"
+
+
+def _board_line(entry: Entry, nip: str, row: Row, day: date, seen: list[Punch], tz: ZoneInfo) -> tuple[str, bytes]:
+    d = day_of(row, day)
+    provisional = day in row.provisional_days
+    kind = category(d)
+    return kind, dumps({
+        "nip": nip, "nama": row.employee.name, "kode": d.code if d else "LIBUR", "sementara": provisional,
+        "keterangan": describe(d, provisional) if d else "bukan hari kerja", "kategori": kind,
+        "masuk": _hhmm(d.checkin.at if d and d.checkin else None, tz),
+        "pulang": _hhmm(d.checkout.at if d and d.checkout else None, tz),
+        "terlambat_menit": d.late_min if d else 0, "pulang_cepat_menit": d.early_min if d else 0,
+        "terakhir_terlihat": _hhmm(seen[-1].at, tz) if seen else None,
+        "tidak_dihitung": sum(1 for p in seen if not p.valid),
+    })
+
+
 def board(entry: Entry, day: date, now: datetime, tz: ZoneInfo, opd_name: str) -> bytes:
-    """Today's board of the OPD: counts and one line per employee."""
+    """Today's board of the OPD: counts and one line per employee. Each line is encoded once and kept in the
+    entry until its employee's row or punches of the day change (an event re-encodes one line, not 150)."""
     counts = dict.fromkeys(("hadir", "terlambat", "belum_hadir", "cuti", "dl", "libur"), 0)
-    people = []
+    lines = []
     start = datetime.combine(day, time.min, tz)
     end = min(start + timedelta(days=1), now + timedelta(microseconds=1))
     for nip, row in sorted(entry.rows.items(), key=lambda kv: kv[1].employee.name):
-        d = day_of(row, day)
-        provisional = day in row.provisional_days
-        kind = category(d)
-        counts[kind] += 1
         punches = entry.punches.get(nip, [])  # sorted by time
-        seen = punches[bisect_left(punches, start, key=_at):bisect_left(punches, end, key=_at)]
-        people.append({
-            "nip": nip, "nama": row.employee.name, "kode": d.code if d else "LIBUR", "sementara": provisional,
-            "keterangan": describe(d, provisional) if d else "bukan hari kerja", "kategori": kind,
-            "masuk": _hhmm(d.checkin.at if d and d.checkin else None, tz),
-            "pulang": _hhmm(d.checkout.at if d and d.checkout else None, tz),
-            "terlambat_menit": d.late_min if d else 0, "pulang_cepat_menit": d.early_min if d else 0,
-            "terakhir_terlihat": _hhmm(seen[-1].at, tz) if seen else None,
-            "tidak_dihitung": sum(1 for p in seen if not p.valid),
-        })
+        kept = entry.fragments.get(("board", day, nip))
+        # The line holds while the row and the punches are the same ones and `end` has not passed the next punch
+        # (one stamped later than now by a device clock ahead).
+        if kept is not None and kept[0] is row and kept[1] == len(punches) and (kept[2] is None or end <= kept[2]):
+            kind, line = kept[3]
+        else:
+            lo, hi = bisect_left(punches, start, key=_at), bisect_left(punches, end, key=_at)
+            kind, line = _board_line(entry, nip, row, day, punches[lo:hi], tz)
+            entry.fragments[("board", day, nip)] = (row, len(punches), punches[hi].at if hi < len(punches) else None,
+                                                    (kind, line))
+        counts[kind] += 1
+        lines.append(line)
     unknown = sum(1 for at, _, _ in entry.unknown if at.astimezone(tz).date() == day)
     # "hadir" counts everyone present, on time or not; "terlambat" is the part of them that came late.
     present = counts["hadir"] + counts["terlambat"]
-    return dumps({
+    return _with_list({
         "tanggal": day.isoformat(), "tanggal_panjang": long_date(day), "opd": {"kode": entry.opd, "nama": opd_name},
         "dihitung_pada": now.astimezone(tz).strftime("%H:%M"),
-        "jumlah": {"pegawai": len(people), "hadir": present, "terlambat": counts["terlambat"],
+        "jumlah": {"pegawai": len(lines), "hadir": present, "terlambat": counts["terlambat"],
                    "belum_hadir": counts["belum_hadir"], "cuti": counts["cuti"], "dl": counts["dl"],
                    "libur": counts["libur"], "tidak_dikenali": unknown},
-        "pegawai": people,
-    })
+        "pegawai": [],
+    }, "pegawai", lines)
 
 
 def _tpp_summary(tpp: TppResult) -> dict:
@@ -224,15 +246,21 @@ def month_table(entry: Entry, now: datetime, tz: ZoneInfo, opd_name: str) -> byt
     ongoing = days[0] <= today <= days[-1]
     rows = []
     for nip, row in sorted(entry.rows.items(), key=lambda kv: kv[1].employee.name):
-        rows.append({"nip": nip, "nama": row.employee.name, "hari": {d.date.isoformat(): d.code for d in row.tpp.days},
-                     "hari_sementara": sorted(d.isoformat() for d in row.provisional_days), **_tpp_summary(row.tpp)})
-    return dumps({
+        kept = entry.fragments.get(("month", nip))  # encoded once per row, as the board's lines
+        if kept is None or kept[0] is not row:
+            kept = (row, dumps({"nip": nip, "nama": row.employee.name,
+                                "hari": {d.date.isoformat(): d.code for d in row.tpp.days},
+                                "hari_sementara": sorted(d.isoformat() for d in row.provisional_days),
+                                **_tpp_summary(row.tpp)}))
+            entry.fragments[("month", nip)] = kept
+        rows.append(kept[1])
+    return _with_list({
         "bulan": entry.month, "nama_bulan": month_name(entry.month), "opd": {"kode": entry.opd, "nama": opd_name},
         "sementara": ongoing or today < days[0], "belum_dimulai": today < days[0], "hari_ini": today.isoformat(),
         "dihitung_pada": now.astimezone(tz).strftime("%d-%m-%Y %H:%M"),
         "tanggal": [{"tanggal": d.isoformat(), "hari": DAY_NAMES[d.weekday()][:3], "nanti": d > today} for d in days],
-        "pegawai": rows,
-    })
+        "pegawai": [],
+    }, "pegawai", rows)
 
 
 def employee_month(entry: Entry, nip: str, now: datetime, tz: ZoneInfo, opd_name: str) -> dict:

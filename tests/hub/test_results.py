@@ -3,12 +3,15 @@ employee's row recomputed per new event, master-data changes and the clock taken
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from webapp_city import NOW, seed
 
 from hadir.wit import WIT
+from hub.api import views
 from hub.attendance import Attendance
 from hub.master import Leave
 from hub.payroll.policy_file import load_policy
@@ -41,7 +44,7 @@ def city(seeded, tmp_path):
 def live(city, at: datetime, **kw) -> tuple[LiveResults, Clock]:
     clock = Clock(at)
     att = Attendance(city.store, city.master, load_policy())
-    return LiveResults(att, city.registry, clock=clock, **kw), clock
+    return LiveResults(att, city.registry, clock=clock, **{"background": False, **kw}), clock
 
 
 def at(hh: int, mm: int, day: date = TODAY) -> datetime:
@@ -176,16 +179,17 @@ def test_the_rendered_view_is_kept_until_something_changes(city):
     results, _ = live(city, NOW)
     calls = []
 
-    def render(entry):
+    def render(entry, _now):
         calls.append(entry.version)
         return str(entry.version).encode()
 
     first = results.render("DINKES", "2026-11", "v", render)
-    assert results.render("DINKES", "2026-11", "v", render) == first and len(calls) == 1
+    assert results.render("DINKES", "2026-11", "v", render) is first and len(calls) == 1
     item = city.event("pi-dinkes-01", city.nip("Joko Siahaya"), at(9, 0))
     city.store.put([item])
     results.on_stored(item)
-    assert results.render("DINKES", "2026-11", "v", render) != first and len(calls) == 2
+    second = results.render("DINKES", "2026-11", "v", render)
+    assert second.body != first.body and second.etag != first.etag and len(calls) == 2
 
 
 def test_entries_beyond_the_limit_are_dropped_oldest_first(city):
@@ -219,3 +223,115 @@ def test_leave_for_one_employee_rebuilds_only_that_opd(city):
     city.master.add("admin", Holiday(day=TODAY, name="Hari libur kota"))  # every OPD
     results.entry("DISDIK", "2026-11")
     assert results.builds == builds + 2
+
+
+def wait_for(condition, timeout_s: float = 10.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if (value := condition()) is not None:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("not within the time limit")
+
+
+def joko_code(entry, _now) -> bytes:
+    joko = next(nip for nip, e in entry.staff.items() if e.name == "Joko Siahaya")
+    return codes_of(entry, joko).encode()
+
+
+def codes_of(entry, nip: str) -> str:
+    return next(d.code for d in entry.rows[nip].tpp.days if d.date == TODAY)
+
+
+def test_the_next_request_after_an_event_sees_it_never_the_view_before(city):
+    results, _ = live(city, NOW)  # no background thread: the request itself renders
+    first = results.render("DINKES", "2026-11", "joko", joko_code)
+    assert first.body == AWAITING_CHECKIN.encode() and results.ready("DINKES", "2026-11", "joko", NOW) is first
+    item = city.event("pi-dinkes-01", city.nip("Joko Siahaya"), at(9, 50))
+    city.store.put([item])
+    results.on_stored(item)
+    assert results.ready("DINKES", "2026-11", "joko", NOW) is None  # the kept bytes are not served any more
+    assert results.render("DINKES", "2026-11", "joko", joko_code).body == f"TL4+{AWAITING_CHECKOUT}".encode()
+
+
+def test_an_asked_for_view_is_rendered_again_in_the_background_after_an_event(city):
+    results, _ = live(city, NOW, background=True)
+    rendered_by: list[str] = []
+
+    def render(entry, now):
+        rendered_by.append(threading.current_thread().name)
+        return joko_code(entry, now)
+
+    try:
+        results.render("DINKES", "2026-11", "joko", render)
+        item = city.event("pi-dinkes-01", city.nip("Joko Siahaya"), at(9, 50))
+        city.store.put([item])
+        results.on_stored(item)
+        view = wait_for(lambda: results.ready("DINKES", "2026-11", "joko", NOW))
+        assert view.body == f"TL4+{AWAITING_CHECKOUT}".encode()
+        assert rendered_by == [threading.current_thread().name, "hadir-results"]  # not by a request
+    finally:
+        results.close()
+
+
+def test_a_view_dropped_by_a_change_of_master_data_is_rebuilt_in_the_background(city):
+    results, _ = live(city, NOW, background=True)
+    joko = city.nip("Joko Siahaya")
+    try:
+        results.render("DINKES", "2026-11", "joko", joko_code)
+        builds = results.builds
+        city.master.add("kadis", Leave(nip=joko, type="sakit", start=TODAY, end=TODAY))
+        results.on_stored(city.event("pi-disdik-01", None, at(9, 0)))  # any wake-up; the poll would do it too
+        view = wait_for(lambda: results.ready("DINKES", "2026-11", "joko", NOW))
+        assert view.body == b"CUTI" and results.builds == builds + 1
+    finally:
+        results.close()
+
+
+def test_views_nobody_asked_for_lately_are_not_kept_fresh_and_the_thread_ends(city):
+    results, _ = live(city, NOW, background=True, keep_fresh_s=0.2)
+    try:
+        results.render("DINKES", "2026-11", "joko", joko_code)
+        thread = results._refresher
+        assert thread is not None and thread.is_alive()
+        thread.join(5)
+        assert not thread.is_alive() and results._refresher is None
+        renders = results.renders
+        item = city.event("pi-dinkes-01", city.nip("Joko Siahaya"), at(9, 50))
+        city.store.put([item])
+        results.on_stored(item)
+        time.sleep(0.2)
+        assert results.renders == renders  # rendered again only when someone asks
+        assert results.render("DINKES", "2026-11", "joko", joko_code).body == f"TL4+{AWAITING_CHECKOUT}".encode()
+    finally:
+        results.close()
+
+
+def test_views_encoded_line_by_line_equal_a_render_from_scratch_after_events_and_as_the_clock_moves(city):
+    results, clock = live(city, NOW)
+    joko, budi = city.nip("Joko Siahaya"), city.nip("Budi Santoso")
+
+    def both(entry, now):
+        return views.board(entry, TODAY, now, WIT, "Dinas Kesehatan") + b"\n" + views.month_table(
+            entry, now, WIT, "Dinas Kesehatan")
+
+    def from_scratch() -> bytes:
+        entry = results.entry("DINKES", "2026-11")
+        with entry.lock:
+            kept, entry.fragments = entry.fragments, {}
+            try:
+                return both(entry, clock.at)
+            finally:
+                entry.fragments = kept
+
+    first = results.render("DINKES", "2026-11", "both", both).body
+    assert first == from_scratch()
+    for item in (city.event("pi-dinkes-01", joko, at(9, 50)), city.event("pi-dinkes-01", budi, at(10, 45))):
+        city.store.put([item])  # Budi's second punch is stamped 15 minutes after now (a clock ahead)
+        results.on_stored(item)
+    second = results.render("DINKES", "2026-11", "both", both).body
+    assert second != first and second == from_scratch()
+    clock.at = NOW + timedelta(minutes=20)  # Budi's 10:45 punch has happened now: his line changes
+    third = results.render("DINKES", "2026-11", "both", both).body
+    assert third == from_scratch() and b'"terakhir_terlihat":"10:45"' in third
+    assert b'"terakhir_terlihat":"10:45"' not in second

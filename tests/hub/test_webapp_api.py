@@ -99,6 +99,41 @@ def test_the_board_counts_and_lists_the_opd_today(client):
     assert all(p["nip"] in city.names for p in board["pegawai"])
 
 
+def test_an_unchanged_board_costs_a_304_and_an_event_changes_what_the_next_request_sees(client):
+    city, h = client.city, login(client, "kadis-dinkes")
+    first = client.get("/view/today", headers=h)
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "private, no-cache" and etag.startswith('"')
+    same = client.get("/view/today", headers={**h, "If-None-Match": etag})
+    assert same.status_code == 304 and same.content == b"" and same.headers["etag"] == etag
+    assert client.get("/view/today", headers={**h, "If-None-Match": f'"x", W/{etag}'}).status_code == 304
+    other = login(client, "kadis-disdik")  # the ETag of another OPD's board opens nothing
+    assert client.get("/view/today?opd=DINKES", headers={**other, "If-None-Match": etag}).status_code == 403
+    item = city.event("pi-dinkes-01", city.nip("Fajar Tuhumury"), NOW.replace(hour=7, minute=25))
+    city.store.put([item])
+    client.app.state.results.on_stored(item)
+    changed = client.get("/view/today", headers={**h, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert {p["nama"]: p["kode"] for p in changed.json()["pegawai"]}["Fajar Tuhumury"] == "BELUM_PULANG"
+    month = client.get("/view/month", headers=h)
+    assert client.get("/view/month", headers={**h, "If-None-Match": month.headers["etag"]}).status_code == 304
+
+
+def test_the_board_goes_gzipped_to_browsers_and_plain_to_clients_without_gzip(client):
+    h = login(client, "kadis-dinkes")
+    zipped = client.get("/view/today", headers={**h, "Accept-Encoding": "gzip, deflate, br"})
+    plain = client.get("/view/today", headers={**h, "Accept-Encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 3
+    assert zipped.json() == plain.json() and zipped.headers["etag"] != plain.headers["etag"]
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    for etag in (zipped.headers["etag"], plain.headers["etag"]):  # either encoding's ETag means the same view
+        again = client.get("/view/today", headers={**h, "Accept-Encoding": "identity", "If-None-Match": etag})
+        assert again.status_code == 304
+    refused = client.get("/view/today", headers={**h, "Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in refused.headers
+
+
 def test_the_month_table_marks_today_provisional_and_resolves_nothing_after_it(client):
     m = client.get("/view/month", headers=login(client, "bkpsdm"), params={"opd": "DINKES"}).json()
     assert m["bulan"] == "2026-11" and m["sementara"] and m["nama_bulan"] == "November 2026"

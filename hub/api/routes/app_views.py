@@ -3,8 +3,10 @@ of an OPD, its month table, one employee's month, and the OPD's devices with a m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -17,7 +19,7 @@ from hub.api.errors import ApiError
 from hub.device_status import status
 from hub.master import DutyOrder, Site
 from hub.payroll.punches import punches_by_employee
-from hub.results import LiveResults
+from hub.results import Entry, LiveResults, View
 from hub.tpp.resolve import MONTH_PATTERN
 
 router = APIRouter()
@@ -44,31 +46,57 @@ def _opd_name(request: Request, code: str) -> str:
     return _results(request).opd_name(code) or code
 
 
-def _json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header takes gzip (every browser's does)."""
+    for part in (accept_encoding or "").lower().split(","):
+        name, _, params = part.partition(";")
+        if name.strip() in ("gzip", "*"):
+            q = params.strip().removeprefix("q=")
+            try:
+                return not q or float(q) > 0
+            except ValueError:
+                return False
+    return False
 
 
-async def _view(request: Request, p: Principal, opd: str | None, month: str | None, name: str, render) -> Response:
+def _answer(request: Request, view: View) -> Response:
+    """The kept bytes (gzipped when the client takes it), or 304 when the browser already holds them (its
+    cache revalidates every time: the answer depends on the token, so `private`, and on events, so
+    `no-cache`). Each encoding has its own ETag; either one matches."""
+    gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+    etag = view.etag[:-1] + '-gz"' if gzipped else view.etag
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    asked = request.headers.get("if-none-match")
+    if asked and any(tag.strip().removeprefix("W/").replace('-gz"', '"') == view.etag for tag in asked.split(",")):
+        return Response(status_code=304, headers=headers)
+    if gzipped:
+        return Response(view.gzipped, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(view.body, media_type="application/json", headers=headers)
+
+
+async def _view(request: Request, p: Principal, opd: str | None, month: str | None, name: str,
+                render: Callable[[Entry, datetime, ZoneInfo, str], bytes], now: datetime | None = None) -> Response:
     """A kept view straight from memory when nothing changed it; otherwise checked and rendered in a thread
-    (building an OPD's month from the store takes a while and must not hold the event loop)."""
+    (building an OPD's month from the store takes a while and must not hold the event loop). The view is then
+    kept current in the background (hub.results) while it is being asked for."""
     results = _results(request)
-    now = results.clock()
+    now = now or results.clock()
     tz = request.app.state.attendance.tz
     month = month or now.astimezone(tz).strftime("%Y-%m")
+    name = name.format(day=now.astimezone(tz).date())
     if p.role != "employee":
         scope = scope_opd(p, opd)  # refuses another OPD's view here as on the slow path
         if scope and results.known_opd(scope):
-            body = results.ready(scope, month, name.format(day=now.astimezone(tz).date()), now)
-            if body is not None:
-                return _json(body)
+            view = results.ready(scope, month, name, now)
+            if view is not None:
+                return _answer(request, view)
 
-    def slow() -> bytes:
+    def slow() -> View:
         code = opd_in_scope(request, p, opd)
-        opd_name = _opd_name(request, code)
-        return results.render(code, month, name.format(day=now.astimezone(tz).date()),
-                              lambda e: render(e, now, tz, opd_name), now)
+        return results.render(code, month, name, lambda e, at: render(e, at, tz, results.name_of(e.opd) or e.opd),
+                              now)
 
-    return _json(await run_in_threadpool(slow))
+    return _answer(request, await run_in_threadpool(slow))
 
 
 def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
@@ -81,8 +109,11 @@ def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depend
 async def today(request: Request, opd: str | None = None,
                 creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Response:
     p = caller(request, creds)
+    now = _results(request).clock()
+    day = now.astimezone(request.app.state.attendance.tz).date()
+    # The day is fixed in the renderer: a board kept fresh in the background stays the board of that day.
     return await _view(request, p, opd, None, "board:{day}",
-                       lambda e, now, tz, name: views.board(e, now.astimezone(tz).date(), now, tz, name))
+                       lambda e, at, tz, name: views.board(e, day, at, tz, name), now)
 
 
 @router.get("/view/month", summary="The month of an OPD: per employee the codes of each day, deductions and TPP")
