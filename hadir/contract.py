@@ -11,6 +11,7 @@ import json
 import re
 from datetime import date, datetime, timezone
 from enum import Enum
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -125,7 +126,10 @@ class _Strict(BaseModel):
 
     def body(self) -> dict[str, Any]:
         """Everything except the signature, as JSON-ready values."""
-        return self.model_dump(mode="json", exclude={"sig"})
+        # Dropping the key afterwards is about twice as fast as pydantic's exclude= (ingest measures it).
+        data = self.model_dump(mode="json")
+        data.pop("sig", None)
+        return data
 
     def canonical_body(self) -> bytes:
         return canonical(self.body())
@@ -270,10 +274,6 @@ class AttendanceEvent(_Strict):
     _canonical: bytes | None = PrivateAttr(default=None)
     _hash: str | None = PrivateAttr(default=None)
     _bytes: bytes | None = PrivateAttr(default=None)
-
-    def body(self) -> dict[str, Any]:
-        """Everything except the signature, as JSON-ready values."""
-        return self.model_dump(mode="json", exclude={"sig"})
 
     def canonical_body(self) -> bytes:
         cache = self.__pydantic_private__
@@ -516,8 +516,20 @@ class ContractError(ValueError):
         super().__init__(f"{reason}{where}: {detail}")
 
 
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps with these options builds a new encoder on every call; the same C encoder, built once, gives
+# the same bytes (tests/hadir/test_contract.py compares them) in about two thirds of the time.
+_CANONICAL_ENCODER = c_make_encoder(None, _not_json, encode_basestring_ascii, None, ":", ",", True, False,
+                                    False) if c_make_encoder is not None else None
+
+
 def canonical(obj: Any) -> bytes:
     """Canonical JSON: sorted keys, no spaces, ASCII. What signatures and hashes are computed over."""
+    if _CANONICAL_ENCODER is not None and isinstance(obj, dict):
+        return "".join(_CANONICAL_ENCODER(obj, 0)).encode()
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
 
 

@@ -28,7 +28,7 @@ class Broadcaster:
 
     def publish(self, item: StoredEvent) -> None:
         ev = item.event
-        if ev.employee_id is None:
+        if ev.employee_id is None or not self._subscribers:  # no open stream: nothing to build
             return
         opd = self.opd_of.get(ev.employee_id)
         data = {"event": ev.key, "nip": ev.employee_id, "opd": opd, "waktu": ev.captured_at.isoformat(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from hadir.contract import GENESIS_HASH, AttendanceEvent, ClockSource, previous_seq
 from hadir.wit import WIT
@@ -25,15 +26,22 @@ class VerifyPolicy:
     month_closed: Callable[[str], bool] | None = None
 
 
+@lru_cache(maxsize=256)
+def _month_and_deadline(year: int, month: int, close_day: int) -> tuple[str, datetime]:
+    """A WIT month's label and the first moment after its payroll close (once per month, not per event)."""
+    start = datetime(year, month, 1, tzinfo=WIT)
+    closes = (start + timedelta(days=32)).replace(day=close_day)
+    return f"{year:04d}-{month:02d}", closes + timedelta(days=1)
+
+
 def past_dated(captured_at: datetime, received_at: datetime, policy: VerifyPolicy) -> bool:
     if (received_at - captured_at).total_seconds() > policy.backlog_tolerance_s:
         return True
-    month = captured_at.astimezone(WIT).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if policy.month_closed is not None and policy.month_closed(month.strftime("%Y-%m")):
+    local = captured_at.astimezone(WIT)
+    month, deadline = _month_and_deadline(local.year, local.month, policy.month_close_day)
+    if policy.month_closed is not None and policy.month_closed(month):
         return True
-    received = received_at.astimezone(WIT)
-    closes = (month + timedelta(days=32)).replace(day=policy.month_close_day)
-    return received >= closes + timedelta(days=1)
+    return received_at >= deadline
 
 
 def previous_keys(events: list[AttendanceEvent]) -> list[str]:

@@ -47,6 +47,7 @@ class SqliteEventStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 existing = self._hashes_locked([i.key for i in items])
+                rows = []
                 for item in items:
                     ev = item.event
                     known = existing.get(ev.key)
@@ -54,11 +55,10 @@ class SqliteEventStore:
                         results.append(PutResult.DUPLICATE if known == item.hash else PutResult.FORK)
                         continue
                     existing[ev.key] = item.hash
-                    self._db.execute(
-                        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (ev.key, ev.device_id, ev.seq, ev.kind.value, ev.employee_id, _ts(ev.captured_at),
-                         _ts(item.received_at), item.hash, item.to_json()))
+                    rows.append((ev.key, ev.device_id, ev.seq, ev.kind.value, ev.employee_id, _ts(ev.captured_at),
+                                 _ts(item.received_at), item.hash, item.to_json()))
                     results.append(PutResult.STORED)
+                self._db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -141,3 +141,24 @@ def test_canonical_event_bytes_are_the_body_plus_the_signature():
     assert json.loads(ev.to_bytes())["sig"] == ev.sig
     ack = Ack(device_id=DEV, keys=[ev.key], digests=[ev.event_hash()[:16]], stored_at=ev.captured_at, sig="c2ln")
     assert ack.to_bytes() == canonical(ack.model_dump(mode="json"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), _json_values, max_size=6))
+def test_canonical_is_exactly_json_dumps_with_the_canonical_options(obj):
+    # canonical() uses a prebuilt C encoder for speed: its bytes must stay those of json.dumps, which
+    # devices already in the field sign with.
+    def outcome(encode):  # noqa: ANN001, ANN202
+        try:
+            return encode(obj)
+        except ValueError as exc:  # infinity: both must refuse it the same way
+            return repr(exc)
+
+    assert outcome(canonical) == outcome(lambda o: json.dumps(
+        o, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode())
+
+
+@pytest.mark.parametrize("bad", [{"x": float("nan")}, {"x": float("inf")}, {"x": object()}, {"x": {1, 2}}])
+def test_canonical_refuses_what_json_cannot_carry(bad):
+    with pytest.raises((ValueError, TypeError)):
+        canonical(bad)
