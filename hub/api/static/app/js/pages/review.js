@@ -3,7 +3,7 @@ import { api } from "../api.js";
 import { clear, h, notice } from "../dom.js";
 
 const KINDS = { presensi: ["Presensi tidak dihitung", "warn"], tidak_dikenali: ["Wajah tidak dikenali", "bad"],
-  ditolak: ["Ditolak hub", "bad"] };
+  ditolak: ["Ditolak hub", "bad"], hilang: ["Data perangkat hilang", "bad"] };
 
 export function render(el, ctx) {
   const opd = ctx.opd;
