@@ -257,15 +257,21 @@ def _captured(hub: Hub, dev: str) -> list:
     return sorted(s.event.captured_at for s in hub.store.device_events(dev))
 
 
-def test_outbox_deleted_new_events_never_collide(tmp_path, mosquitto, hub_on, fault_report):
-    hub = hub_on(mosquitto.port)
-    dev = "pi-deleted-01"
+def _delivered_and_closed(hub: Hub, port: int, dev: str, tmp_path: Path, n: int):
+    """A registered device whose outbox recorded and delivered `n` events, then closed: (key, outbox path)."""
     key = register(hub, dev, tmp_path)
     path = tmp_path / "outbox.sqlite"
     outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)
-    _record(outbox, dev, key, 15)
-    assert _deliver(hub, mosquitto.port, dev, outbox, key)
+    _record(outbox, dev, key, n)
+    assert _deliver(hub, port, dev, outbox, key)
     outbox.close()
+    return key, path
+
+
+def test_outbox_deleted_new_events_never_collide(tmp_path, mosquitto, hub_on, fault_report):
+    hub = hub_on(mosquitto.port)
+    dev = "pi-deleted-01"
+    key, path = _delivered_and_closed(hub, mosquitto.port, dev, tmp_path, 15)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)  # as after the file was deleted
@@ -283,12 +289,7 @@ def test_outbox_deleted_new_events_never_collide(tmp_path, mosquitto, hub_on, fa
 def test_outbox_truncated_is_moved_aside_and_recording_continues(tmp_path, mosquitto, hub_on, fault_report):
     hub = hub_on(mosquitto.port)
     dev = "pi-trunc-01"
-    key = register(hub, dev, tmp_path)
-    path = tmp_path / "outbox.sqlite"
-    outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)
-    _record(outbox, dev, key, 40)
-    assert _deliver(hub, mosquitto.port, dev, outbox, key)
-    outbox.close()
+    key, path = _delivered_and_closed(hub, mosquitto.port, dev, tmp_path, 40)
     with open(path, "r+b") as fh:  # a power cut mid-write, a full SD card: half the file is gone
         fh.truncate(path.stat().st_size // 2)
     outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)
@@ -602,12 +603,7 @@ def test_unannounced_epoch_change_is_flagged(tmp_path, mosquitto, hub_on, fault_
     link, like an older agent): the hub flags the new epoch it never announced."""
     hub = hub_on(mosquitto.port)
     dev = "pi-silent-01"
-    key = register(hub, dev, tmp_path)
-    path = tmp_path / "outbox.sqlite"
-    outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)
-    _record(outbox, dev, key, 5)
-    assert _deliver(hub, mosquitto.port, dev, outbox, key)
-    outbox.close()
+    key, path = _delivered_and_closed(hub, mosquitto.port, dev, tmp_path, 5)
     for p in tmp_path.glob("outbox.sqlite*"):
         p.unlink()
     outbox = Outbox(path, min_free_mb=1, alarm_free_mb=2)

@@ -44,16 +44,22 @@ def world():
     shutil.rmtree(root, ignore_errors=True)
 
 
-def test_mosquitto_starts_from_the_documented_layout_and_carries_hub_and_device(world):
-    if not services.binary("mosquitto"):
-        pytest.skip("SERVICE MISSING, test not run: mosquitto is not installed")
-    CertificateAuthority.init(world / "ca")
+def _broker_setup(world: Path):
+    """A city CA and `hadir broker setup` run as the docs say: (ca, port, hub port, mosquitto dir, hub dir)."""
+    ca = CertificateAuthority.init(world / "ca")
     port, hub_port = services.free_port(), services.free_port()
     etc, hub_dir = world / "etc-mosquitto", world / "etc-hadir"
     out = subprocess.run([sys.executable, "-m", "hadir_ops.cli", "broker", "setup", "--host", "127.0.0.1",
                           "--ca-dir", str(world / "ca"), "--mosquitto-dir", str(etc), "--hub-dir", str(hub_dir),
                           "--port", str(port), "--hub-port", str(hub_port)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
+    return ca, port, hub_port, etc, hub_dir
+
+
+def test_mosquitto_starts_from_the_documented_layout_and_carries_hub_and_device(world):
+    if not services.binary("mosquitto"):
+        pytest.skip("SERVICE MISSING, test not run: mosquitto is not installed")
+    _, port, hub_port, etc, hub_dir = _broker_setup(world)
     key_mode = (etc / "certs" / "broker.key").stat().st_mode & 0o777
     assert key_mode == 0o640 and {p.name for p in hub_dir.iterdir()} == {"ca.crt", "hadir-hub.crt", "hadir-hub.key"}
     broker = services.start_debian_mosquitto(etc, port, world)
@@ -94,13 +100,7 @@ def test_a_device_certificate_gets_nothing_on_the_hub_listener_and_only_its_own_
     from hadir.contract import Channel, topic
     from hadir.mqtt import connect, make_client
 
-    ca = CertificateAuthority.init(world / "ca")
-    port, hub_port = services.free_port(), services.free_port()
-    etc, hub_dir = world / "etc-mosquitto", world / "etc-hadir"
-    out = subprocess.run([sys.executable, "-m", "hadir_ops.cli", "broker", "setup", "--host", "127.0.0.1",
-                          "--ca-dir", str(world / "ca"), "--mosquitto-dir", str(etc), "--hub-dir", str(hub_dir),
-                          "--port", str(port), "--hub-port", str(hub_port)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
+    ca, port, hub_port, etc, hub_dir = _broker_setup(world)
     broker = services.start_debian_mosquitto(etc, port, world)
     clients = []
 
