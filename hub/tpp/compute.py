@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -79,6 +79,13 @@ def longest_tk_streak(days: Sequence[DayResult]) -> int:
     return best
 
 
+def _served_in(employee: Employee, month: str) -> bool:
+    """Whether any day of `month` (YYYY-MM) lies within the employee's service."""
+    first = date.fromisoformat(f"{month}-01")
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return not (employee.start and employee.start > last or employee.end and employee.end < first)
+
+
 def compute_tpp(policy: Policy, employee: Employee, month: str, days: Sequence[DayResult],
                 productivity: float = 1.0, as_of: datetime | None = None,
                 days_off: Sequence[DayOff] = ()) -> TppResult:
@@ -100,6 +107,12 @@ def compute_tpp(policy: Policy, employee: Employee, month: str, days: Sequence[D
         reason = f"TK {streak} hari kerja berturut-turut (batas {z.consecutive_tk_days})"
     elif z.tk_days_in_month and tk_days >= z.tk_days_in_month:
         reason = f"TK {tk_days} hari kerja dalam sebulan (batas {z.tk_days_in_month})"
+
+    if not reason and not _served_in(employee, month):
+        # A month wholly before the start or after the end of service earns no TPP (nothing to deduct from
+        # is not the same as nothing to pay for).
+        served = f"{employee.start or '...'} s.d. {employee.end or '...'}"
+        reason = f"tidak dalam masa kerja pada bulan ini (masa kerja {served})"
 
     base = Decimal(employee.tpp_base)
     discipline = base * _dec(policy.pay.discipline_share) * (1 - _dec(applied) / 100)

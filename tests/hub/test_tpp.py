@@ -282,3 +282,20 @@ def test_window_edges_are_compared_to_the_second():
     at_mid = resolve_day(POLICY, Employee("x"), mon, [Punch(datetime(2026, 11, 2, 11, 45, 0, tzinfo=tz)), out])
     assert before.checkin is not None and before.late_min == 254 and before.code == "TL4"
     assert at_mid.checkin is None and at_mid.checkout.at.hour == 16  # the last punch of the window is check-out
+
+
+def _month(employee: Employee, month: str):
+    return compute_tpp(POLICY, employee, month, resolve_month(POLICY, employee, month, []))
+
+
+def test_a_month_wholly_outside_the_service_pays_nothing_and_says_why():
+    # Found by a fresh user: an employee starting on 1 November was shown a full, final TPP for October.
+    new = Employee("199001012020011001", "Ani", 4_000_000, "DINKES", start=date(2026, 11, 1))
+    october = _month(new, "2026-10")
+    assert october.final_amount == 0 and october.zeroed
+    assert "tidak dalam masa kerja" in october.zero_reason and "2026-11-01" in october.zero_reason
+    retired = Employee("196001012000011001", "Budi", 4_000_000, "DINKES", end=date(2026, 9, 30))
+    assert _month(retired, "2026-10").final_amount == 0
+    # The first month of service is paid on the days served (none missed here: no working day punched is
+    # TK, so only months with a day in service are compared).
+    assert not _month(new, "2026-11").zero_reason.startswith("tidak dalam masa kerja")
