@@ -176,7 +176,11 @@ def resolve_day(policy: Policy, employee: Employee, day: date, punches: Sequence
     tz = ZoneInfo(policy.timezone)
     now = to_second(now) if now is not None else None
     if now is not None and now < opens:
-        return DayResult(date=day, code=NOT_YET, start=start, end=end, note="belum terjadi", provisional=True)
+        # Today's approved leave or duty order is known before work starts: the board says so from midnight
+        # instead of counting the person among those not yet in. Later days stay "not yet".
+        today = now.astimezone(tz).date() == day
+        if not (today and any(e.covers(day) for e in excuses)):
+            return DayResult(date=day, code=NOT_YET, start=start, end=end, note="belum terjadi", provisional=True)
     checkin_open = now is not None and now < midpoint
     in_progress = now is not None and now <= closes
 

@@ -138,3 +138,15 @@ def test_simulate_a_month_still_under_way():
     emp = to_json(run(scenario, POLICY))["employees"][0]
     assert emp["provisional"] is True and emp["zeroed"] is False and emp["final_amount"] == 5_000_000
     assert emp["days"]["2026-11-18"] == AWAITING_CHECKIN and emp["days"]["2026-11-30"] == NOT_YET
+
+
+def test_todays_leave_and_duty_order_show_before_work_starts_but_later_days_stay_not_yet():
+    # Found by a fresh user: at 06:45 the board counted staff on approved leave among "belum hadir".
+    tue, wed = date(2026, 11, 24), date(2026, 11, 25)
+    emp = Employee(NIP)
+    leave = [Excuse("leave", tue, wed, "tahunan")]
+    early = wit(tue, "06:45")
+    assert resolve_day(POLICY, emp, tue, [], leave, now=early).code == "CUTI"
+    assert resolve_day(POLICY, emp, tue, [], [Excuse("duty", tue, tue, "094/ST")], now=early).code == "DL"
+    assert resolve_day(POLICY, emp, wed, [], leave, now=early).code == NOT_YET  # tomorrow has not happened
+    assert resolve_day(POLICY, emp, tue, [], [], now=early).code == NOT_YET
