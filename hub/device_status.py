@@ -52,7 +52,7 @@ def status(device: Device, store: EventStore, day_start: datetime, now: datetime
     if breaks:
         alerts.append(f"rantai event terputus {breaks} kali hari ini: periksa perangkat (diganti atau diutak-atik?)")
     if device.outbox_depth is not None and device.outbox_depth >= OUTBOX_ALERT:
-        alerts.append(f"antrean {device.outbox_depth} event belum terkirim")
+        alerts.append(f"antrean {device.outbox_depth} presensi belum terkirim")
     if device.gps_state == "no_fix":
         alerts.append("GPS belum mendapat posisi")
     return DeviceStatus(device, online, last_seen, silent, last_event, breaks, tuple(alerts))

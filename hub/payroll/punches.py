@@ -28,8 +28,8 @@ DISQUALIFYING_FLAGS = {
 
 # A liveness check that did not pass never counts, but the two outcomes say different things to a reviewer.
 LIVENESS_REASONS = {
-    "spoof": "liveness gagal (indikasi foto atau layar)",
-    "inconclusive": "liveness belum meyakinkan, perlu ditinjau",
+    "spoof": "uji wajah hidup gagal (indikasi foto atau layar)",
+    "inconclusive": "uji wajah hidup belum meyakinkan, perlu ditinjau",
 }
 
 

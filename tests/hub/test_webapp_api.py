@@ -194,7 +194,7 @@ def test_review_lists_what_was_not_counted_and_why(client):
     r = client.get("/review", headers=login(client, "kadis-dinkes")).json()
     assert r["tanggal"] == "2026-11-24"
     why = {(b["jenis"], b["nama"]): b for b in r["butir"]}
-    assert why[("presensi", "Fajar Tuhumury")]["alasan"].startswith("liveness gagal")  # main adds the cue
+    assert why[("presensi", "Fajar Tuhumury")]["alasan"].startswith("uji wajah hidup gagal")  # main adds the cue
     assert why[("presensi", "Joko Siahaya")]["alasan"] == "di luar radius lokasi"
     assert why[("presensi", "Joko Siahaya")]["perangkat"] == "hp-dinkes-02"
     assert why[("tidak_dikenali", None)]["waktu"] == "07:40:00"
@@ -223,7 +223,7 @@ def test_devices_are_online_only_when_heard_from_recently(client):
     field = rows["hp-dinkes-02"]
     assert not field["online"] and field["status"] == "online"  # its retained state says online: it is not
     assert "tidak terhubung sejak 2 jam lalu" in field["peringatan"]
-    assert "antrean 740 event belum terkirim" in field["peringatan"]
+    assert "antrean 740 presensi belum terkirim" in field["peringatan"]
     assert d["lokasi"][0]["nama"] == "Kantor Dinas Kesehatan"
     assert d["surat_tugas"][0]["tujuan"] == "Puskesmas Masohi"
     checkins = {x["nama"]: x for x in d["presensi_lapangan"]}
