@@ -269,7 +269,8 @@ def test_opd_head_sees_the_board_month_review_and_devices(hub, open_browser, cit
     wait_text(d, "#page h1", "Perlu ditinjau — Dinas Kesehatan")
     rows = wait_for(d, lambda d: css(d, "table.review tbody tr") or False)
     text = "\n".join(r.text for r in rows)
-    for words in ("uji wajah hidup gagal", "di luar radius lokasi", "Wajah tidak dikenali", "tanda tangan digital tidak sah"):
+    for words in ("uji wajah hidup gagal", "di luar radius lokasi", "Wajah tidak dikenali",
+                  "tanda tangan digital tidak sah"):
         assert words in text
     assert len(css(d, "table.review button")) == 2  # a correction for each employee whose punch did not count
     assert raw_words(d) == []
