@@ -201,6 +201,8 @@ def test_review_lists_what_was_not_counted_and_why(client):
     refused = why[("ditolak", None)]
     assert refused["alasan"].startswith("tanda tangan digital tidak sah") and refused["perangkat"] == "pi-dinkes-01"
     assert [b["waktu"] for b in r["butir"]] == sorted(b["waktu"] for b in r["butir"])
+    # Each item carries its own WIT date: a punch after midnight in the previous day's window shows it.
+    assert {b["hari"] for b in r["butir"]} == {r["tanggal"]}
     other = client.get("/review", headers=login(client, "kadis-disdik")).json()
     assert other["butir"] == []
 

@@ -49,6 +49,7 @@ def _day(request: Request, p: Principal, opd: str | None, day_in: date | None) -
     with entry.lock:
         items = day_uncounted(entry, day, tz, state.quarantine, state.registry.epochs)
     return {"opd": code, "tanggal": day.isoformat(), "tanggal_panjang": long_date(day),
-            "butir": [{"waktu": u.at.astimezone(tz).strftime("%H:%M:%S"), "jenis": u.kind, "alasan": u.reason,
+            "butir": [{"waktu": u.at.astimezone(tz).strftime("%H:%M:%S"),
+                       "hari": u.at.astimezone(tz).date().isoformat(), "jenis": u.kind, "alasan": u.reason,
                        "nip": u.nip, "nama": u.name, "perangkat": u.device, "event": u.event, "detail": u.detail}
                       for u in items]}

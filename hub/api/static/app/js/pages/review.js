@@ -36,7 +36,9 @@ export function render(el, ctx) {
     clear(list, h("table.list.review", {},
       h("thead", {}, h("tr", {}, ["Jam (WIT)", "Jenis", "Pegawai", "Perangkat", "Alasan", ""].map((t) => h("th", { text: t })))),
       h("tbody", {}, data.butir.map((b) => h("tr", { dataset: { jenis: b.jenis } },
-        h("td", { dataset: { label: "Jam (WIT)" }, text: b.waktu }),
+        // A punch after midnight can belong to the previous day's check-out window: say its date then.
+        h("td", { dataset: { label: "Jam (WIT)" }, text: b.hari && b.hari !== data.tanggal
+          ? `${b.hari.split("-").reverse().join("-")} ${b.waktu}` : b.waktu }),
         h("td", { dataset: { label: "Jenis" } }, h(`span.code.${KINDS[b.jenis]?.[1] || "warn"}`,
           { text: KINDS[b.jenis]?.[0] || b.jenis })),
         h("td", { dataset: { label: "Pegawai" } }, b.nama ? h("div", {}, h("span.name", { text: b.nama }), h("small.muted", { text: b.nip }))
@@ -44,7 +46,7 @@ export function render(el, ctx) {
         h("td", { dataset: { label: "Perangkat" }, text: b.perangkat || "–" }),
         h("td", { dataset: { label: "Alasan" }, text: b.alasan, title: b.detail || undefined }),
         h("td", {}, canCorrect && b.nip ? h("button", { type: "button", text: "Ajukan koreksi",
-          on: { click: () => ctx.go("pengajuan", { form: "koreksi", nip: b.nip, tanggal: data.tanggal,
+          on: { click: () => ctx.go("pengajuan", { form: "koreksi", nip: b.nip, tanggal: b.hari || data.tanggal,
             jam: b.waktu.slice(0, 5) }) } }) : null))))));
   }
 
