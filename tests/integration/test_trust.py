@@ -342,6 +342,28 @@ def test_a_second_hub_with_the_same_instance_name_is_refused(tmp_path, embedded,
         first.stop()
 
 
+@pytest.mark.parametrize("claimed_s_ago", [600, 0])
+def test_a_stale_running_claim_left_by_a_power_cut_does_not_stop_the_hub(tmp_path, mosquitto, claimed_s_ago):
+    """Hub and broker killed together: the broker's persisted claim still says "running" and no last will
+    came. Found by a fresh attacker: the hub then refused to start, for ever. A claim nobody refreshes is
+    taken over (at once when old, after a heartbeat and a half when recent)."""
+    from datetime import timedelta
+
+    mqtt_settings = MqttSettings(port=mosquitto.port, protocol=5)
+    ghost = make_client(mqtt_settings, "ghost-hub", clean=True)
+    connect(ghost, mqtt_settings, clean=True)
+    at = (utcnow() - timedelta(seconds=claimed_s_ago)).isoformat()
+    claim = json.dumps({"state": "running", "run": "deadbeef0000", "at": at}).encode()
+    ghost.publish("hadir/hub/1", claim, qos=1, retain=True).wait_for_publish(5)
+    ghost.disconnect()
+    ghost.loop_stop()
+    hub = Hub(HubSettings(data_dir=tmp_path / "a", embedded_broker=False, mqtt=mqtt_settings)).start()
+    try:
+        assert hub.presence.took_over["run"] == "deadbeef0000"
+    finally:
+        hub.stop()
+
+
 # ------------------------------------------------------------------- (10) restore from an older backup
 
 
