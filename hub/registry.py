@@ -134,8 +134,13 @@ class DeviceRegistry:
             self._db.execute(
                 "INSERT INTO devices (device_id, public_key, box_key, opd, site, registered_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET public_key = excluded.public_key, "
-                "box_key = COALESCE(excluded.box_key, box_key), opd = excluded.opd, site = excluded.site, "
-                "revoked_at = NULL",
+                # Another signing key is another device (a replacement): the old hardware's gallery key and
+                # broker password go with it, so it can neither connect nor open a gallery sealed after this.
+                "box_key = CASE WHEN devices.public_key = excluded.public_key "
+                "THEN COALESCE(excluded.box_key, devices.box_key) ELSE excluded.box_key END, "
+                "broker_secret = CASE WHEN devices.public_key = excluded.public_key "
+                "THEN devices.broker_secret ELSE NULL END, "
+                "opd = excluded.opd, site = excluded.site, revoked_at = NULL",
                 (device_id, public_key_b64, box_key_b64, opd, site,
                  (at or datetime.now(timezone.utc)).isoformat()))
             self._keys.pop(device_id, None)
