@@ -93,19 +93,31 @@ class EpochLedger:
         self._seen: set[tuple[str, int]] = set()
 
     def record_report(self, report: OutboxReport, at: datetime, store: EventStore | None = None) -> EpochRecord:
-        """Keep a device's (verified) report; counts what the hub lacks of its lost range. Idempotent."""
+        """Keep a device's (verified) report; counts what the hub lacks of its lost range. Idempotent: the first
+        report of an epoch stands (`has_report` tells a first report from a repeat)."""
         missing = count_missing(store, report) if store is not None else None
         with self._lock:
             self._db.execute(
                 "INSERT INTO device_epochs (device_id, epoch, reported_at, reason, lost_epoch, lost_from, lost_to, "
                 "lost_missing, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(device_id, epoch) DO UPDATE SET "
-                "reported_at = COALESCE(reported_at, excluded.reported_at), reason = excluded.reason, "
-                "lost_epoch = excluded.lost_epoch, lost_from = excluded.lost_from, lost_to = excluded.lost_to, "
-                "lost_missing = excluded.lost_missing, detail = excluded.detail",
+                # The first report of an epoch stands: a later one (a resend, or another claim for the same
+                # epoch) can neither erase a reported loss nor change it. Only a row that so far knew the epoch
+                # from its events takes the report.
+                "reported_at = COALESCE(reported_at, excluded.reported_at), "
+                "reason = CASE WHEN reported_at IS NULL THEN excluded.reason ELSE reason END, "
+                "lost_epoch = CASE WHEN reported_at IS NULL THEN excluded.lost_epoch ELSE lost_epoch END, "
+                "lost_from = CASE WHEN reported_at IS NULL THEN excluded.lost_from ELSE lost_from END, "
+                "lost_to = CASE WHEN reported_at IS NULL THEN excluded.lost_to ELSE lost_to END, "
+                "lost_missing = CASE WHEN reported_at IS NULL THEN excluded.lost_missing ELSE lost_missing END, "
+                "detail = CASE WHEN reported_at IS NULL THEN excluded.detail ELSE detail END",
                 (report.device_id, report.epoch, at.isoformat(), report.reason, report.lost_epoch, report.lost_from,
                  report.lost_to, missing, report.detail))
             self._seen.add((report.device_id, report.epoch))
         return self.get(report.device_id, report.epoch)
+
+    def has_report(self, device_id: str, epoch: int) -> bool:
+        record = self.get(device_id, epoch)
+        return record is not None and record.reported_at is not None
 
     def seen(self, device_id: str, epoch: int, seq: int, at: datetime) -> EpochRecord | None:
         """An event of this epoch was stored. The epoch's record the first time this process sees it (for the

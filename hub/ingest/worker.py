@@ -187,8 +187,12 @@ class Ingest:
         if not verify_message(report, key):
             self._refuse(msg, "bad_signature", f"signature of {report.key} does not verify with the registered key")
             return
+        repeat = self.registry.epochs.has_report(report.device_id, report.epoch)
         record = self.registry.epochs.record_report(report, msg.received_at, self.store)
-        if report.reason not in ("new_outbox", "epoch_full", "reissue"):
+        if repeat:  # a resend (the ack was lost) or a second claim for the epoch: the first one stands
+            log.info("device %s repeated its report of epoch %d: the first report stands", report.device_id,
+                     report.epoch)
+        elif report.reason not in ("new_outbox", "epoch_full", "reissue"):
             self.metrics.loss_reports.labels(report.reason).inc()
             lost = -1 if record.lost_missing is None else record.lost_missing
             self.metrics.device_lost.labels(report.device_id).set(lost)

@@ -134,3 +134,21 @@ def test_an_outbox_report_is_verified_recorded_and_acknowledged_with_its_digest(
     record = ingest.registry.epochs.get(DEV, 9)
     assert record.lost_missing == 2 and "2 of them not at the hub" in record.problem()
     assert ingest.metrics.device_lost.labels(DEV)._value.get() == 2
+
+
+def test_a_second_report_for_an_epoch_neither_erases_nor_recounts_a_loss(ingest):
+    # Found by a fresh attacker: a "new_outbox" report after a loss report for the same epoch erased the loss
+    # from the review list, and every resend of a loss report counted (and alerted) again.
+    from hadir.contract import OutboxReport, make_seq
+    from hadir.signing import sign_message
+
+    ingest.process([msg(e) for e in chain(DEV, KEY, 2)])
+    loss = OutboxReport(key=f"{DEV}:epoch:3", device_id=DEV, epoch=3, reason="outbox_missing", at=RECEIVED,
+                        lost_epoch=0, lost_from=make_seq(0, 2), lost_to=make_seq(0, 9))
+    quiet = OutboxReport(key=f"{DEV}:epoch:3", device_id=DEV, epoch=3, reason="new_outbox", at=RECEIVED)
+    for report in (loss, loss, quiet):
+        (ack,) = ingest.process([Inbound(topic(DEV, Channel.REPORT), sign_message(report, KEY).to_bytes(), RECEIVED)])
+        assert ack.keys == [report.key]  # every copy is acknowledged, so the device stops resending
+    record = ingest.registry.epochs.get(DEV, 3)
+    assert record.reason == "outbox_missing" and record.lost_missing == 7 and record.problem()
+    assert ingest.metrics.loss_reports.labels("outbox_missing")._value.get() == 1
