@@ -85,7 +85,8 @@ def _settings(config: Path | None, *, create: bool = False):  # noqa: ANN202 - H
                       "(or HADIR_HUB_CONFIG).", highlight=False)
         raise typer.Exit(2) from None
     except ValueError as exc:
-        console.print(f"[red]Bad hub configuration in {config}:[/red] {exc}", highlight=False, markup=False)
+        # markup off for the pydantic message (it may hold brackets); the colour is given as a style instead
+        console.print(f"Bad hub configuration in {config}: {exc}", style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None
     markers = (HUB_KEY_FILE, "master.sqlite")  # made by the hub's first start / by 'migrate'
     if not create and not any((settings.data_dir / name).is_file() for name in markers):
