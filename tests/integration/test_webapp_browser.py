@@ -279,7 +279,8 @@ def test_opd_head_sees_the_board_month_review_and_devices(hub, open_browser, cit
 
     go(d, "perangkat")
     alerts = wait_css(d, "#deviceAlerts").text
-    assert "hp-dinkes-02: tidak terhubung sejak 2 jam lalu" in alerts and "antrean 740 event" in alerts
+    assert "hp-dinkes-02: tidak terhubung sejak 2 jam lalu" in alerts
+    assert "antrean 740 presensi belum terkirim" in alerts
     office, field = css(d, "tr[data-device='pi-dinkes-01']")[0].text, css(d, "tr[data-device='hp-dinkes-02']")[0].text
     assert "Daring" in office and "Lokasi tetap" in office and "kosong" in office
     assert "Luring" in field and "GPS 3D" in field and "2 jam lalu" in field and "740 belum terkirim" in field
